@@ -1,0 +1,8 @@
+"""theorylab: checking learning theory by simulation."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("theorylab")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,161 @@
+"""Command line: ``theorylab list | run | check | reproduce``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from theorylab.core import pipeline, registry
+from theorylab.core.params import describe_range
+from theorylab.core.store import Store
+from theorylab.core.sweep import dask_client
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set must look like name=value (got {item!r})")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Any]:
+    """None for serial runs, else a dask client (existing scheduler or local cluster)."""
+    if args.executor == "serial" and not args.scheduler:
+        yield None
+        return
+    with dask_client(args.scheduler, args.workers) as client:
+        print(f"dask: {client.dashboard_link or client.scheduler.address} "
+              f"({len(client.scheduler_info()['workers'])} workers)", file=sys.stderr)
+        yield client
+
+
+def _selected(args: argparse.Namespace) -> list[registry.Experiment]:
+    return registry.experiments(args.study)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for study in registry.studies():
+        print(study)
+        for exp in registry.experiments(study):
+            print(f"  {exp.full_name:32s} {exp.description}")
+            cls = exp.params_class()
+            for name in cls.fields():
+                meta = cls.metadata(name)
+                print(f"      {name:20s} {meta['doc']} [{describe_range(meta)}]")
+            for claim in exp.claim_objects():
+                print(f"      claim {claim.id} ({claim.source}): {claim.statement}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    exp = registry.experiment(args.experiment)
+    overrides = _parse_sets(args.set)
+    exp.resolve(args.scale, overrides)  # validate before any compute
+    with _client(args) as client:
+        ds = pipeline.run_experiment(exp, args.scale, overrides=overrides, store=Store(args.cache),
+                                     force=args.force, client=client)
+    if args.out:
+        ds.to_netcdf(args.out, engine="h5netcdf")
+        print(f"wrote {args.out}")
+    print(ds)
+    return 0
+
+
+def _check(args: argparse.Namespace, render: bool) -> int:
+    root = Path(args.root) if args.root else registry.project_root()
+    exps = _selected(args)
+    for exp in exps:  # validate every experiment before computing any
+        exp.resolve(args.scale)
+        exp.claim_objects()
+        exp.figure_functions()
+    failed = 0
+    by_study: dict[str, list[pipeline.Verdict]] = {}
+    with _client(args) as client:
+        for exp in exps:
+            start = time.perf_counter()
+            ds = pipeline.run_experiment(exp, args.scale, store=Store(args.cache), force=args.force,
+                                         client=client)
+            if render:
+                pipeline.render_figures(exp, ds, root)
+            verdicts = pipeline.evaluate_claims(exp, ds, args.scale)
+            by_study.setdefault(exp.study, []).extend(verdicts)
+            bad = [v for v in verdicts if not v.result.passed]
+            failed += len(bad)
+            print(f"{exp.full_name:32s} {time.perf_counter() - start:7.1f} s  "
+                  f"claims {len(verdicts) - len(bad)}/{len(verdicts)} pass", file=sys.stderr)
+            for v in bad:
+                print(f"  FAIL {v.result.claim_id}: measured {v.result.measured}, expected "
+                      f"{v.result.expected} ({v.result.tolerance}) {v.result.detail}", file=sys.stderr)
+    for study, verdicts in by_study.items():
+        path = pipeline.write_claims_table(root, study, verdicts)
+    if by_study:
+        print(f"wrote {path}")
+    print(f"{failed} claim(s) failed" if failed else "all claims pass")
+    return 1 if failed else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    return _check(args, render=False)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    return _check(args, render=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="theorylab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def compute_options(p: argparse.ArgumentParser, default_scale: str) -> None:
+        p.add_argument("--scale", choices=registry.SCALES, default=default_scale,
+                       help=f"problem size (default {default_scale})")
+        p.add_argument("--executor", choices=("dask", "serial"), default="dask",
+                       help="dask: a local dask.distributed cluster (default); serial: this process")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on an existing dask cluster, e.g. tcp://10.0.0.5:8786")
+        p.add_argument("--workers", type=int, default=None,
+                       help="local cluster size (default: one per core)")
+        p.add_argument("--cache", default=None, help="result cache folder (default .cache/theorylab)")
+        p.add_argument("--force", action="store_true", help="recompute even if cached")
+
+    p = sub.add_parser("list", help="studies, experiments, parameters and claims")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run one experiment and print its Dataset")
+    p.add_argument("experiment", help="study/experiment, see `theorylab list`")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter (pins it if it is swept)")
+    p.add_argument("--out", help="also write the Dataset to this NetCDF file")
+    compute_options(p, "quick")
+    p.set_defaults(func=cmd_run)
+
+    for name, func, help_ in (
+            ("check", cmd_check, "evaluate claims and write paper/claims.md"),
+            ("reproduce", cmd_reproduce, "results, figures and claims table for every study")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--study", default=None, help="only this study")
+        p.add_argument("--root", default=None, help="where figures/ and paper/ go (default: project root)")
+        compute_options(p, "paper")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"theorylab: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

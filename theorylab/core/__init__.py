@@ -1,0 +1,1 @@
+"""Study-independent machinery: parameters, sweeps, result store, claims, plotting, registry."""

@@ -1,0 +1,60 @@
+"""What produced a Dataset: parameters, seed, package versions and git revision.
+
+The stamp contains no timestamps, so the same seed gives bit-identical Datasets.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+from pathlib import Path
+
+import numba
+import numpy as np
+import xarray as xr
+
+import theorylab
+from theorylab.core.params import Params, attrs_value
+
+PACKAGE_DIR = Path(theorylab.__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def git_revision() -> str:
+    """The checkout's HEAD (with '+dirty' for uncommitted changes), or 'unknown'."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                               cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10).stdout
+        return rev + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(study: str) -> str:
+    """Hash of the source of ``core`` and of one study: a cache key part that changes with the code."""
+    digest = hashlib.sha256()
+    for folder in (PACKAGE_DIR / "core", PACKAGE_DIR / study):
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def stamp(ds: xr.Dataset, *, study: str, params: Params, seed: int) -> xr.Dataset:
+    """Attach provenance attrs (study, every parameter, seed, versions, git revision)."""
+    ds.attrs.update({name: attrs_value(value) for name, value in params.to_dict().items()})
+    ds.attrs.update({
+        "study": study,
+        "params_class": type(params).__name__,
+        "seed": int(seed),
+        "theorylab_version": theorylab.__version__,
+        "git_revision": git_revision(),
+        "numba_version": numba.__version__,
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+    })
+    return ds

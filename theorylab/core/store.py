@@ -1,0 +1,85 @@
+"""Result cache: one NetCDF file per (study, experiment, params, seed, code version).
+
+Writes are atomic (a temporary file in the same folder, then ``os.replace``), so
+an interrupted write never leaves a readable-but-corrupt entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+import theorylab
+from theorylab.core.params import Params, attrs_value
+from theorylab.core.provenance import code_digest
+
+ENGINE = "h5netcdf"
+
+
+def default_root() -> Path:
+    """``$THEORYLAB_CACHE`` if set, else ``.cache/theorylab`` under the working directory."""
+    return Path(os.environ.get("THEORYLAB_CACHE", Path.cwd() / ".cache" / "theorylab"))
+
+
+def cache_key(study: str, experiment: str, params: Params, seed: int) -> str:
+    payload: dict[str, Any] = {
+        "study": study,
+        "experiment": experiment,
+        "params_class": type(params).__name__,
+        "params": {k: attrs_value(v) for k, v in params.to_dict().items()},
+        "seed": int(seed),
+        "version": theorylab.__version__,
+        "code": code_digest(study),
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+class Store:
+    """A folder of cached Datasets addressed by :func:`cache_key`."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, study: str, key: str) -> Path:
+        return self.root / study / f"{key}.nc"
+
+    def load(self, study: str, key: str) -> xr.Dataset | None:
+        path = self.path(study, key)
+        if not path.exists():
+            return None
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            return ds.load()
+
+    def save(self, study: str, key: str, ds: xr.Dataset) -> Path:
+        path = self.path(study, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            ds.to_netcdf(tmp, engine=ENGINE)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` so that readers see either the old or the new file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,171 @@
+"""Parameter sweeps: a grid x seeds -> independent tasks -> one labelled Dataset.
+
+Two executors sit behind one interface: serial (in this process, ``client=None``)
+and ``dask.distributed`` (pass a ``Client``; :func:`dask_client` opens one on a
+local cluster, or on an existing cluster given its scheduler address).  Tasks are pure functions of
+``(params, seed)``, results are put back in grid order, so both executors give
+identical Datasets.  With a :class:`~theorylab.core.store.Store`, every task is
+cached as soon as it finishes: an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import os
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from theorylab.core.params import Params, attrs_value
+from theorylab.core.store import Store, cache_key
+
+Simulator = Callable[[Params, int], xr.Dataset]
+
+# One thread per worker process for every threading layer: the sweep's
+# parallelism is across tasks, and nested threads would oversubscribe the cores.
+SINGLE_THREAD_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One simulation: a grid point (``coords``) and a seed."""
+
+    index: int
+    coords: tuple[tuple[str, Any], ...]
+    params: Params
+    seed: int
+
+
+def make_tasks(base: Params, grid: dict[str, Sequence[Any]], seeds: Sequence[int]) -> list[Task]:
+    """Expand the grid; every task's Params is built (hence validated) before anything runs."""
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list of integers (got [])")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"seeds must be non-negative integers (got {s!r})")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (got {list(seeds)})")
+    for name, values in grid.items():
+        if name == "seed":
+            raise ValueError("grid must not contain 'seed'; list seeds separately")
+        if not isinstance(values, (list, tuple)) or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list (got {values!r})")
+        if len(set(values)) != len(values):
+            raise ValueError(f"grid[{name!r}] must not repeat values (got {list(values)})")
+    names = list(grid)
+    tasks = []
+    for index, (point, seed) in enumerate(itertools.product(
+            itertools.product(*(grid[n] for n in names)), seeds)):
+        coords = tuple(zip(names, point))
+        tasks.append(Task(index, coords, base.replace(**dict(coords)), int(seed)))
+    return tasks
+
+
+def _run(simulate: Simulator, task: Task) -> xr.Dataset:
+    return simulate(task.params, task.seed)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: connect to ``scheduler``, or start a local cluster.
+
+    The local cluster has one single-threaded worker process per core.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    n = n_workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=None, env=SINGLE_THREAD_ENV) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def _execute(simulate: Simulator, tasks: list[Task], client: Any) -> Iterator[tuple[Task, xr.Dataset]]:
+    """Yield (task, result) as tasks finish, in any order."""
+    if client is None:
+        for task in tasks:
+            yield task, _run(simulate, task)
+        return
+    from distributed import as_completed
+
+    futures = {client.submit(_run, simulate, t, pure=False): t for t in tasks}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
+
+
+def run_sweep(
+    simulate: Simulator,
+    base: Params,
+    grid: dict[str, Sequence[Any]] | None = None,
+    seeds: Sequence[int] = (0,),
+    *,
+    study: str,
+    experiment: str,
+    store: Store | None = None,
+    force: bool = False,
+    client: Any = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Run ``simulate`` over ``grid`` x ``seeds`` and combine into one Dataset.
+
+    Dims of the result: the grid's names (in order), then ``seed``, then the
+    simulator's own dims.  Cached tasks are read from ``store`` unless ``force``.
+    ``client`` is a ``distributed.Client`` to run tasks on, or None to run them here.
+    """
+    grid = dict(grid or {})
+    tasks = make_tasks(base, grid, seeds)
+    results: list[xr.Dataset | None] = [None] * len(tasks)
+    keys = [cache_key(study, experiment, t.params, t.seed) for t in tasks]
+    if store is not None and not force:
+        for t in tasks:
+            results[t.index] = store.load(study, keys[t.index])
+    todo = [t for t in tasks if results[t.index] is None]
+
+    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study}/{experiment}",
+              unit="task", disable=not progress, leave=False) as bar:
+        for task, ds in _execute(simulate, todo, client):
+            ds.attrs["experiment"] = experiment
+            if store is not None:
+                store.save(study, keys[task.index], ds)
+            results[task.index] = ds
+            bar.update()
+    return combine(tasks, results, grid, seeds, experiment)
+
+
+def combine(tasks: list[Task], results: list[xr.Dataset], grid: dict[str, Sequence[Any]],
+            seeds: Sequence[int], experiment: str) -> xr.Dataset:
+    """Stack per-task Datasets into the grid's hypercube (grid dims first, then seed)."""
+    dims = [*grid, "seed"]
+    labelled = []
+    for task, ds in zip(tasks, results):
+        point = dict(task.coords, seed=task.seed)
+        labelled.append(ds.expand_dims({d: [point[d]] for d in dims}))
+    shape = [len(grid[n]) for n in grid] + [len(seeds)]
+    nested = np.empty(shape, dtype=object)
+    for i, ds in enumerate(labelled):
+        nested[np.unravel_index(i, shape)] = ds
+    combined = xr.combine_nested(nested.tolist(), concat_dim=dims, combine_attrs="drop_conflicts",
+                                coords="different", compat="equals", join="exact")
+    for name in grid:
+        combined.attrs.pop(name, None)
+    combined.attrs.pop("seed", None)
+    combined.attrs.update({
+        "experiment": experiment,
+        "grid": json.dumps({k: [attrs_value(v) for v in vals] for k, vals in grid.items()}),
+        "seeds": [int(s) for s in seeds],
+    })
+    return combined
