@@ -1,0 +1,25 @@
+"""Shared fixtures: quick-scale experiment Datasets, computed once per test session and cached."""
+
+import pytest
+
+from theorylab.core import pipeline, registry
+from theorylab.core.store import Store
+
+
+@pytest.fixture(scope="session")
+def quick_store(tmp_path_factory) -> Store:
+    return Store(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def quick_dataset(quick_store):
+    """``quick_dataset("study/experiment")`` -> the experiment's quick-scale Dataset (cached)."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            exp = registry.experiment(name)
+            cache[name] = pipeline.run_experiment(exp, "quick", store=quick_store, progress=False)
+        return cache[name]
+
+    return get

@@ -1,0 +1,40 @@
+"""The command line: listing, clear errors for bad input, and a full check writing the claims table."""
+
+import pytest
+
+from theorylab.cli import main
+
+
+def test_list_shows_studies_parameters_and_claims(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "deeplinear/pathways_timing" in out and "deficit_onset" in out
+    assert "claim deeplinear.gd-equals-mode-map (derived)" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "deeplinear/nope"], "experiment must be one of"),
+    (["run", "deeplinear/depth_split", "--set", "depth=0"], "depth must be >= 1"),
+    (["run", "deeplinear/depth_split", "--set", "speed=1"], "unknown parameter"),
+    (["run", "deeplinear/depth_split", "--set", "depth"], "--set must look like name=value"),
+    (["reproduce", "--study", "nope"], "study must be one of"),
+])
+def test_bad_input_exits_2_with_message(capsys, argv, message):
+    assert main(argv + ["--executor", "serial"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_prints_dataset_and_writes_netcdf(tmp_path, capsys):
+    out = tmp_path / "split.nc"
+    argv = ["run", "deeplinear/depth_split", "--set", "depth=3", "--executor", "serial",
+            "--cache", str(tmp_path / "cache"), "--out", str(out)]
+    assert main(argv) == 0
+    assert out.exists() and "K_deficit_end" in capsys.readouterr().out
+
+
+def test_check_writes_claims_table(tmp_path, quick_store, capsys):
+    argv = ["check", "--study", "deeplinear", "--scale", "quick", "--executor", "serial",
+            "--cache", str(quick_store.root), "--root", str(tmp_path)]
+    assert main(argv) == 0
+    table = (tmp_path / "paper" / "claims.md").read_text()
+    assert "deeplinear.depth-amplifies-early-deficit" in table and "**FAIL**" not in table

@@ -1,0 +1,82 @@
+"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+
+import numpy as np
+import pytest
+
+from theorylab.core import registry
+
+EXPERIMENTS = registry.experiments("deeplinear")
+CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
+
+
+def test_every_claim_is_attached_to_an_experiment():
+    from theorylab.deeplinear.claims import CLAIMS
+
+    attached = {claim.id for _, claim in CASES}
+    assert {c.id for c in CLAIMS} <= attached
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
+    result = claim.evaluate(quick_dataset(experiment))
+    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+
+
+def _swap_pathways(ds):
+    out = ds.copy(deep=True)
+    out["K"] = out.K.isel(pathway=[1, 0]).assign_coords(pathway=out.pathway.values)
+    return out
+
+
+def _scale_k(factor, **where):
+    def corrupt(ds):
+        out = ds.copy(deep=True)
+        out["K"].loc[where] = out.K.loc[where] * factor
+        return out
+    return corrupt
+
+
+def _nudge(var, amount):
+    def corrupt(ds):
+        out = ds.copy(deep=True)
+        out[var] = out[var] + amount
+        return out
+    return corrupt
+
+
+def _reverse(dim):
+    def corrupt(ds):
+        out = ds.copy(deep=True)
+        out["K"] = out.K.isel({dim: slice(None, None, -1)}).assign_coords({dim: out[dim].values})
+        return out
+    return corrupt
+
+
+def _replace_finest_lr_by_coarsest(ds):
+    out = ds.copy(deep=True)
+    out["K"].loc[{"lr": out.lr.min()}] = out.K.sel(lr=out.lr.max()).values
+    return out
+
+
+# a plausible wrong answer for each claim: a sign error, a mislabelled axis, a 2-10% bias
+NEGATIVE = {
+    "deeplinear.gd-equals-mode-map": _nudge("K", 1e-7),
+    "deeplinear.early-deficit-permanent": _swap_pathways,
+    "deeplinear.late-deficit-harmless": _scale_k(0.9, pathway="b"),
+    "deeplinear.window-per-feature": _swap_pathways,
+    "deeplinear.lesion-reallocated": _scale_k(0.97, pathway="b"),
+    "deeplinear.gd-first-order-flow": _replace_finest_lr_by_coarsest,
+    "deeplinear.depth-amplifies-early-deficit": _reverse("depth"),
+    "deeplinear.invariant-final-split": _scale_k(1.02, pathway="a"),
+    "deeplinear.critical-window-closes": _reverse("deficit_onset"),
+    "deeplinear.saxe-learning-time": _scale_k(1.1),
+    "deeplinear.phase-depth-amplifies": _reverse("depth"),
+    "deeplinear.phase-small-invariant": _scale_k(1.05, pathway="a"),
+}
+
+
+@pytest.mark.parametrize("experiment, claim", [c for c in CASES if c[1].id in NEGATIVE],
+                         ids=[c.id for _, c in CASES if c.id in NEGATIVE])
+def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
+    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
+    assert not claim.evaluate(corrupted).passed
