@@ -32,13 +32,9 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
         yield None
         return
     with dask_client(args.scheduler, args.workers) as client:
-        print(f"dask: {client.dashboard_link or client.scheduler.address} "
+        print(f"dask scheduler {client.scheduler.address} "
               f"({len(client.scheduler_info()['workers'])} workers)", file=sys.stderr)
         yield client
-
-
-def _selected(args: argparse.Namespace) -> list[registry.Experiment]:
-    return registry.experiments(args.study)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -55,10 +51,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_error(err: ValueError) -> int:
+    print(f"theorylab: error: {err}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    exp = registry.experiment(args.experiment)
-    overrides = _parse_sets(args.set)
-    exp.resolve(args.scale, overrides)  # validate before any compute
+    try:  # every grid point is validated before any compute; later errors are bugs, not usage
+        exp = registry.experiment(args.experiment)
+        overrides = _parse_sets(args.set)
+        pipeline.validate(exp, args.scale, overrides)
+    except ValueError as err:
+        return _usage_error(err)
     with _client(args) as client:
         ds = pipeline.run_experiment(exp, args.scale, overrides=overrides, store=Store(args.cache),
                                      force=args.force, client=client)
@@ -71,11 +75,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace, render: bool) -> int:
     root = Path(args.root) if args.root else registry.project_root()
-    exps = _selected(args)
-    for exp in exps:  # validate every experiment before computing any
-        exp.resolve(args.scale)
-        exp.claim_objects()
-        exp.figure_functions()
+    try:  # validate every experiment before computing any
+        exps = registry.experiments(args.study)
+        for exp in exps:
+            pipeline.validate(exp, args.scale)
+    except ValueError as err:
+        return _usage_error(err)
     failed = 0
     by_study: dict[str, list[pipeline.Verdict]] = {}
     with _client(args) as client:
@@ -150,11 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as err:
-        print(f"theorylab: error: {err}", file=sys.stderr)
-        return 2
+    return args.func(args)
 
 
 if __name__ == "__main__":

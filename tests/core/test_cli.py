@@ -38,3 +38,18 @@ def test_check_writes_claims_table(tmp_path, quick_store, capsys):
     assert main(argv) == 0
     table = (tmp_path / "paper" / "claims.md").read_text()
     assert "deeplinear.depth-amplifies-early-deficit" in table and "**FAIL**" not in table
+
+
+def test_a_bad_grid_point_fails_before_any_compute(tmp_path, monkeypatch, capsys):
+    """A scale whose grid holds an invalid point is rejected before the first experiment runs."""
+    from theorylab.core import registry
+
+    exp = registry.experiment("deeplinear/depth_split")
+    bad = {**exp.scales, "quick": {"grid": {"depth": [1, 2, 99]}}}
+    patched = registry.Experiment(**{**exp.__dict__, "scales": bad})
+    monkeypatch.setattr(registry, "experiments", lambda study=None: [patched])
+    argv = ["reproduce", "--study", "deeplinear", "--scale", "quick", "--executor", "serial",
+            "--cache", str(tmp_path / "cache"), "--root", str(tmp_path)]
+    assert main(argv) == 2
+    assert "depth must be" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "figures").exists()

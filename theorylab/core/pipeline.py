@@ -15,7 +15,15 @@ from theorylab.core import registry
 from theorylab.core.claims import Claim, ClaimResult
 from theorylab.core.plotting import save_figure
 from theorylab.core.store import Store, write_atomic
-from theorylab.core.sweep import run_sweep
+from theorylab.core.sweep import make_tasks, run_sweep
+
+
+def validate(exp: registry.Experiment, scale: str, overrides: dict[str, Any] | None = None) -> None:
+    """Build every task's Params (so every grid point is validated), and resolve figures and claims."""
+    resolved = exp.resolve(scale, overrides)
+    make_tasks(resolved.base, resolved.grid, resolved.seeds)
+    exp.figure_functions()
+    exp.claim_objects()
 
 
 def run_experiment(exp: registry.Experiment, scale: str, *, overrides: dict[str, Any] | None = None,

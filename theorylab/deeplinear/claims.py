@@ -20,6 +20,16 @@ def _first_seed(ds: xr.Dataset) -> xr.Dataset:
     return ds.isel(seed=0)
 
 
+def _first_order(errors: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Observed convergence orders log(e2/e1)/log(h2/h1) and whether all are first order.
+
+    Tolerance: the spec's error ratio in [1.6, 2.4] per halving of the step is an order in
+    [log2 1.6, log2 2.4] = [0.68, 1.26]; O(h) corrections to the leading term stay inside it.
+    """
+    orders = np.diff(np.log(errors)) / np.diff(np.log(steps))
+    return orders, bool(np.all((orders > np.log2(1.6)) & (orders < np.log2(2.4))))
+
+
 def _share_b(k: xr.DataArray) -> xr.DataArray:
     """Final fraction of the feature held by the deprived pathway b."""
     return k.sel(pathway="b") / k.sum("pathway")
@@ -106,15 +116,14 @@ def _flow_first_order(ds: xr.Dataset):
             diff = np.abs(np.stack([ka, kb], axis=1) - run.K.values)
             errors.append(float(diff.max()))
             final_errors.append(float((diff[-1] / s).max()))
-        ratios = np.array(errors[1:]) / np.array(errors[:-1])
+        orders, first_order = _first_order(np.array(errors), lrs)
         i01 = int(np.argmin(np.abs(lrs - 0.01)))
-        # first order: doubling lr doubles the error (ratio 2 up to O(lr) corrections: [1.6, 2.4]);
-        # at lr = 0.01 the final state is within 1% of s (spec T2; measured <= 0.5%)
-        ok = bool(np.all((ratios > 1.6) & (ratios < 2.4)) and final_errors[i01] < 0.01)
+        # at lr = 0.01 the final state is within 1% of s (spec T2; measured <= 0.1%)
+        ok = first_order and final_errors[i01] < 0.01
         passed &= ok
-        rows.append(f"D={depth}: ratios {fmt(ratios, 3)}, final err/s {final_errors[i01]:.1e}")
-    return ("; ".join(rows), "error proportional to lr (first order)",
-            "ratio in [1.6, 2.4]; final error < 1% of s at lr 0.01", passed, "")
+        rows.append(f"D={depth}: orders {fmt(orders, 3)}, final err/s {final_errors[i01]:.1e}")
+    return ("; ".join(rows), "error proportional to lr (observed order 1)",
+            "order in [0.68, 1.26]; final error < 1% of s at lr 0.01", passed, "")
 
 
 # --- Model A: final split ------------------------------------------------------------------------
@@ -181,10 +190,12 @@ def _learning_time(ds: xr.Dataset):
         rel = np.abs(np.array(measured) / predicted - 1)
         # Euler's O(lr) lag: spec T3 measured 1.2-2.0% at lr 0.01 and <= 0.17% at lr 0.001
         tol = 0.03 if lr >= 0.01 - 1e-12 else 0.005
-        ok = bool(rel.max() < tol and is_monotone(measured, increasing=True))
+        # t_half grows with depth only up to D ~ 6: beyond, p0 = K0^(1/D) -> 1 shortens the plateau
+        shallow = ds.depth.values <= 6
+        ok = bool(rel.max() < tol and is_monotone(np.array(measured)[shallow], increasing=True))
         passed &= ok
         rows.append(f"lr={lr:g}: max rel. err {rel.max():.2%} (tol {tol:.1%})")
-    return ("; ".join(rows), "t_half from quadrature; increasing with depth",
+    return ("; ".join(rows), "t_half from quadrature; increasing with depth for D <= 6",
             "3% at lr 0.01, 0.5% at lr 0.001", passed, "ground truth: scipy quad of the flow")
 
 
@@ -224,9 +235,9 @@ def _phase_small(ds: xr.Dataset):
             # Euler preserves p_a / p_b exactly at D = 2 (both scale by 1 + lr Omega): round-off only
             ok = bool(errors.max() < 1e-6)
         else:
-            # first order: error(2 lr) / error(lr) in [1.6, 2.4]; finest step within 1% of s
-            ratios = errors[1:] / errors[:-1]
-            ok = bool(np.all((ratios > 1.6) & (ratios < 2.4)) and errors[0] < 0.01)
+            # first order in the step, and the finest step within 1% of s
+            _, first_order = _first_order(errors, lrs)
+            ok = first_order and bool(errors[0] < 0.01)
         passed &= ok
         rows.append(f"D={depth}: error/s {fmt(errors, 2)} at lr {fmt(lrs, 2)}")
     final = sub.K.isel(time=-1, init=0).sel(lr=lrs[0])
@@ -236,7 +247,7 @@ def _phase_small(ds: xr.Dataset):
     passed &= is_monotone(kb, increasing=False) and late_gap < 1e-6
     return ("; ".join(rows) + f"; K_b {fmt(kb, 3)}; late max |K - s/2| = {late_gap:.1e}",
             "split predicted by the invariant, reached at first order in the step; late deficit: none",
-            "D=2 exact (1e-6); D>=3 ratio in [1.6, 2.4], finest lr < 1% of s; late exact to 1e-6", passed,
+            "D=2 exact (1e-6); D>=3 order in [0.68, 1.26], finest lr < 1% of s; late exact to 1e-6", passed,
             "ground truth: invariant root-find from the first state after the deficit")
 
 
@@ -269,7 +280,7 @@ CLAIMS: list[Claim] = [
           "The critical window closes once the feature is learned: later deficits matter less, then not at all",
           "paper", "onset_split", _window_closes),
     Claim("deeplinear.saxe-learning-time",
-          "Learning time matches the gradient-flow quadrature and grows with depth at small init",
+          "Learning time matches the gradient-flow quadrature and grows with depth (D <= 6) at small init",
           "derived", "learning_time", _learning_time),
     Claim("deeplinear.phase-depth-amplifies",
           "Large-init phase portraits: early deficits favour a more with depth; late deficits have no effect",

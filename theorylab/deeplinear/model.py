@@ -152,7 +152,7 @@ def simulate_pathways(params: PathwayParams, seed: int) -> xr.Dataset:
     if lesion:  # the map keeps p_a of the lesioned mode frozen; the network's output of it is projected away
         ka_map[:, p.lesion_mode] = 0.0
 
-    time = np.arange(k_gd.shape[0]) * every * p.lr
+    time = np.arange(k_gd.shape[0]) * p.record_dt  # not steps * lr: identical labels across lr
     ds = xr.Dataset(
         {
             "K": (("time", "pathway", "mode"), k_gd,
@@ -232,7 +232,7 @@ def simulate_phase(params: PhaseParams, seed: int) -> xr.Dataset:
         {"K": (("time", "pathway", "init"), np.stack([ka, kb], axis=1),
                {"long_name": "path singular value K"}),
          "p0": (("pathway", "init"), np.stack([pa0, pb0]), {"long_name": "initial layer value p"})},
-        coords={"time": ("time", np.arange(ka.shape[0]) * every * p.lr, TIME_ATTRS),
+        coords={"time": ("time", np.arange(ka.shape[0]) * p.record_dt, TIME_ATTRS),
                 "pathway": ("pathway", PATHWAYS),
                 "init": ("init", np.arange(p.n_inits), {"long_name": "initial condition"})},
     )
