@@ -136,7 +136,7 @@ def run_sweep(
     todo = [t for t in tasks if results[t.index] is None]
 
     with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study}/{experiment}",
-              unit="task", disable=not progress, leave=False) as bar:
+              unit="task", disable=None if progress else True, leave=False) as bar:  # None: tty only
         for task, ds in _execute(simulate, todo, client):
             ds.attrs["experiment"] = experiment
             if store is not None:
