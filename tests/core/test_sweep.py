@@ -93,3 +93,14 @@ def test_dask_local_cluster_equals_serial():
     xr.testing.assert_identical(serial, parallel)
     for name in serial.data_vars:
         np.testing.assert_array_equal(serial[name].values, parallel[name].values)
+
+
+def test_single_threaded_limits_blas_and_restores():
+    from threadpoolctl import threadpool_info
+
+    from theorylab.core.sweep import single_threaded
+
+    before = [p["num_threads"] for p in threadpool_info()]
+    with single_threaded():
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert [p["num_threads"] for p in threadpool_info()] == before

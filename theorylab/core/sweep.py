@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from theorylab.core.params import Params, attrs_value
@@ -71,8 +72,20 @@ def make_tasks(base: Params, grid: dict[str, Sequence[Any]], seeds: Sequence[int
     return tasks
 
 
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run BLAS/OpenMP libraries already loaded (numpy's, scipy's) single-threaded inside the block.
+
+    Small matrix products (N <= ~100) gain nothing from threads, and on a busy
+    machine spinning BLAS threads make each product many times slower.
+    """
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _run(simulate: Simulator, task: Task) -> xr.Dataset:
-    return simulate(task.params, task.seed)
+    with single_threaded():
+        return simulate(task.params, task.seed)
 
 
 @contextlib.contextmanager
@@ -89,7 +102,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
         return
     n = n_workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, env=SINGLE_THREAD_ENV) as cluster, \
+                      dashboard_address=":0", env=SINGLE_THREAD_ENV) as cluster, \
             Client(cluster) as client:
         yield client
 
