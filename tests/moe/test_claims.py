@@ -1,0 +1,141 @@
+"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+
+import numpy as np
+import pytest
+
+from theorylab.core import registry
+
+EXPERIMENTS = registry.experiments("moe")
+CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
+
+
+def test_every_claim_is_attached_to_an_experiment_and_labelled():
+    from theorylab.moe.claims import CLAIMS
+
+    attached = {claim.id for _, claim in CASES}
+    assert {c.id for c in CLAIMS} <= attached
+    assert {c.source for c in CLAIMS} <= {"paper", "derived"}
+    for c in CLAIMS:
+        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
+    result = claim.evaluate(quick_dataset(experiment))
+    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+
+
+def _copy(ds):
+    return ds.copy(deep=True)
+
+
+def _flip_increments(ds):
+    """Sign error of the update (pitfall: underloaded experts pushed down)."""
+    out = _copy(ds)
+    out["increment"] = -out.increment
+    return out
+
+
+def _raise_opt(ds):
+    """A wrong comparator: OPT 0.1% too high (e.g. an LP without the box x <= 1)."""
+    out = _copy(ds)
+    out["opt_value"] = out.opt_value + 1e-3 * np.abs(out.opt_value)
+    return out
+
+
+def _dual_without_shift(ds):
+    """D computed without its -L sum_k p_k term."""
+    out = _copy(ds)
+    out["dual_value"] = out.dual_value + ds.attrs["target_load"] * out.bias.sum("expert")
+    return out
+
+
+def _reverse_dual(ds):
+    out = _copy(ds)
+    out["dual_value"] = out.dual_value.isel(iter=slice(None, None, -1)).assign_coords(iter=out.iter.values)
+    return out
+
+
+def _transpose_flow(ds):
+    """Moves counted from entered to left expert."""
+    out = _copy(ds)
+    out["flow"] = out.flow.transpose(..., "status_to", "status_from").rename(
+        status_to="status_from", status_from="status_to").assign_coords(
+        status_from=ds.status_from.values, status_to=ds.status_to.values)
+    return out
+
+
+def _delta_in_wrong_units(ds):
+    """delta reported 1000x too small (the bound then counts almost only the tied tokens)."""
+    out = _copy(ds)
+    out["delta_inf"] = out.delta_inf * 1e-3
+    return out
+
+
+def _suboptimal_kernel(ds):
+    out = _copy(ds)
+    out["kernel_value"] = out.kernel_value - 1e-6
+    return out
+
+
+def _replace_policy(target, source):
+    def corrupt(ds):
+        out = _copy(ds)
+        out["regret"].loc[{"policy": target}] = ds.regret.sel(policy=source).values
+        return out
+    return corrupt
+
+
+def _replace_policies(targets, source):
+    def corrupt(ds):
+        out = _copy(ds)
+        for target in targets:
+            out["regret"].loc[{"policy": target}] = ds.regret.sel(policy=source).values
+        return out
+    return corrupt
+
+
+def _swap_variants(a, b):
+    """Mislabelled methods: the results of variant a reported under b and vice versa."""
+    def corrupt(ds):
+        out = _copy(ds)
+        for name, var in ds.data_vars.items():
+            if "variant" in var.dims:
+                out[name].loc[{"variant": a}] = ds[name].sel(variant=b).values
+                out[name].loc[{"variant": b}] = ds[name].sel(variant=a).values
+        return out
+    return corrupt
+
+
+def _raise_lp_opt(ds):
+    out = _copy(ds)
+    out["lp_opt"] = out.lp_opt * 1.01
+    return out
+
+
+# a plausible wrong answer for each claim: a sign error, a missing term, a mislabelled axis, a bad comparator
+NEGATIVE = {
+    "moe.T0-dual-step": _flip_increments,
+    "moe.weak-duality": _raise_opt,
+    "moe.T1-sandwich": _dual_without_shift,
+    "moe.T1-monotone": _reverse_dual,
+    "moe.T2-preference": _transpose_flow,
+    "moe.T3-balance-bound": _delta_in_wrong_units,
+    "moe.T0-topk-argmax": _suboptimal_kernel,
+    "moe.T5-log-regret": _replace_policy("grad-theory", "grad-harmonic"),
+    "moe.T5-linear-regret-const": _replace_policies(["grad-const", "sign-const"], "grad-theory"),
+    "moe.T5-small-step-polynomial": _replace_policy("grad-harmonic", "grad-theory"),
+    "moe.deepseek-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=0.001"),
+    "moe.deepseek-update-rate": _swap_variants("loss-free u=0.0001", "loss-free u=0.01"),
+    "moe.lossfree-price-of-balance": _raise_lp_opt,
+}
+
+
+def test_every_claim_has_a_negative_control():
+    assert {c.id for _, c in CASES} == set(NEGATIVE)
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
+    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
+    assert not claim.evaluate(corrupted).passed

@@ -1,0 +1,317 @@
+"""Claims of the ALF-LB study, evaluated on experiment Datasets.
+
+Sources: ``paper`` only for what the DeepSeek paper (Wang et al. 2024) verifiably
+states (its Table 2 and Figure 4, here checked qualitatively on a synthetic router);
+``derived`` for statements that follow provably from the assignment LP and its dual
+(or from the classical analysis of online strongly convex gradient descent) and are
+checked against an exact comparator (HiGHS LP, brute-force enumeration, closed-form
+expected dual).  The Han & Zhong theorems themselves could not be read in full, so
+no claim here says it reproduces one of them: the derived statements are the
+provable counterparts of what their abstract announces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from theorylab.core.claims import Claim, fmt
+
+REL_TOL = 1e-9  # float64 sums of <= 2e4 terms of O(1): relative rounding <= 1e-12, kept with margin
+
+
+def _dual_tol(ds: xr.Dataset) -> float:
+    return REL_TOL * float(np.abs(ds.opt_value).max())
+
+
+# --- deterministic setting -------------------------------------------------------------------------
+
+def _dual_step(ds: xr.Dataset):
+    L = float(ds.attrs["target_load"])
+    err, worst_neg, path_err = 0.0, 0.0, 0.0
+    for rule in ds.rule.values:
+        sub = ds.sel(rule=rule)
+        e = L - sub.loads.isel(iter=slice(None, -1)).values.astype(float)   # L - A^n: (step, seed, update, expert)
+        inc = sub.increment.values
+        eta = sub.step_size.values[..., None]
+        if rule == "sign":
+            eps = np.divide(eta, np.abs(e), out=np.zeros_like(e), where=e != 0)   # u / |L - A_k|
+        elif rule == "prop":
+            eps = np.broadcast_to(eta / L, e.shape)
+        else:
+            eps = np.broadcast_to(eta, e.shape)
+        expected = eps * e
+        scale = np.maximum(np.abs(expected), 1e-300)
+        err = max(err, float((np.abs(inc - expected) / scale).max()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            implied = np.where(e != 0, inc / e, 0.0)
+        worst_neg = min(worst_neg, float(implied.min()))
+        path = np.diff(sub.bias.values, axis=-2)   # the stored bias path is the sum of the increments
+        path_err = max(path_err, float(np.abs(path - inc).max() / np.abs(sub.bias.values).max()))
+    # the same float operations in a different order: a few ulps (1e-15 relative); 1e-12 is far from a sign
+    # or scale error (relative error >= 1)
+    passed = err < 1e-12 and path_err < 1e-12 and worst_neg >= 0.0
+    return (f"max relative deviation {err:.1e}; min implied eps {worst_neg:.1e}; bias path vs increments "
+            f"{path_err:.1e}",
+            "dp = eps (L - A) with eps_k = u/|L - A_k| (sign), u/L (prop), eps >= 0",
+            "relative 1e-12 (float64)", passed, "rules: " + ", ".join(map(str, ds.rule.values)))
+
+
+def _weak_duality(ds: xr.Dataset):
+    tol = _dual_tol(ds)
+    gap = (ds.dual_value - ds.opt_value).min()
+    strong = float(np.abs(ds.dual_at_p_star - ds.opt_value).max())
+    integral = float(ds.lp_integrality.max())
+    passed = float(gap) >= -tol and strong <= tol and integral <= 1e-9
+    return (f"min_n D(p^n) - OPT = {float(gap):.2e}; |D(p*) - OPT| = {strong:.1e}; LP integrality {integral:.0e}",
+            "D(p^n) >= OPT every iteration; D(p*) = OPT; integral LP vertex",
+            f"{tol:.1e} (1e-9 |OPT|, float64 sums)", passed,
+            "OPT: HiGHS dual simplex on the box-constrained LP; p*: its dual prices")
+
+
+def _sandwich(ds: xr.Dataset):
+    tol = _dual_tol(ds)
+    dD = ds.dual_value.diff("iter").values
+    lo, hi = ds.sandwich_lo.values, ds.sandwich_hi.values
+    below, above = lo - dD, dD - hi
+    bad = int(np.sum((below > tol) | (above > tol)))
+    worst = float(max(below.max(), above.max()))
+    return (f"{bad} of {dD.size} updates outside; worst excess {worst:.1e}",
+            "(A^n - L).dp^n <= D(p^{n+1}) - D(p^n) <= (A^{n+1} - L).dp^n at every update",
+            f"{tol:.1e} (1e-9 |OPT|)", bad == 0, "convexity of D with subgradients A - L at both ends")
+
+
+def _monotone(ds: xr.Dataset):
+    tol = _dual_tol(ds)
+    dD = ds.dual_value.diff("iter").values
+    cond = ds.sandwich_hi.values <= 0
+    rises = int(np.sum(dD[cond] > tol))
+    n_cond = int(cond.sum())
+    worst = float(dD[cond].max()) if n_cond else np.nan
+    passed = n_cond > 0 and rises == 0
+    return (f"{n_cond} of {cond.size} updates meet the condition; {rises} of them raise D (max dD {worst:.1e})",
+            "D non-increasing whenever (A^{n+1} - L).dp^n <= 0", f"{tol:.1e}", passed,
+            "the condition is the upper sandwich bound being non-positive")
+
+
+def _preference(ds: xr.Dataset):
+    violations = int(ds.violations.sum())
+    neutral = int(ds.neutral_moves.sum())
+    flow = ds.flow.sel(rule="sign")
+    flow = flow.sum([d for d in flow.dims if d not in ("status_from", "status_to")])
+    # sign rule: dp in {-u, 0, u} by status over/balanced/under, so moves go strictly "down" the status order
+    order = {s: i for i, s in enumerate(ds.status_from.values)}
+    off = sum(int(flow.sel(status_from=a, status_to=b)) for a in order for b in order if order[b] <= order[a])
+    moves = int(ds.flow.sum())
+    passed = violations == 0 and off == 0 and moves > 0
+    return (f"{violations} violating and {neutral} tied pairs among {moves} moves; sign-rule moves against the "
+            f"status order: {off}", "0: a token leaves k for k' only if dp_k' >= dp_k "
+            "(sign rule: over -> balanced/under, balanced -> under)", "exact count", passed,
+            "flow (sign rule, from x to over/balanced/under): " + "; ".join(
+                f"{a}: {fmt(flow.sel(status_from=a).values, 6)}" for a in order))
+
+
+def _balance_bound(ds: xr.Dataset):
+    imbalance = ds.imbalance.values
+    # M(delta) recomputed here from the stored LP margins (independent of the kernel's count)
+    gaps = ds.gaps.values                                        # (..., token), ascending
+    two_delta = 2.0 * ds.delta_inf.values + 1e-12                # (..., iter); 1e-12: float64 rounding of gamma + p
+    lead = gaps.shape[:-1]
+    flat_g = gaps.reshape(-1, gaps.shape[-1])
+    flat_d = two_delta.reshape(-1, two_delta.shape[-1])
+    bound = np.stack([np.searchsorted(g, d, side="right") for g, d in zip(flat_g, flat_d)]).reshape(
+        *lead, two_delta.shape[-1])
+    bad = int(np.sum(imbalance > bound))
+    agree = bool(np.array_equal(bound, ds.balance_bound.values))
+    final = ds.isel(iter=-1)
+    positive = imbalance > 0
+    tight = float(np.max(imbalance[positive] / bound[positive])) if np.any(positive) else 0.0
+    return (f"{bad} of {imbalance.size} iterations exceed the bound; tightest max|A-L|/M = {tight:.2f}; "
+            f"final max|A-L| by rule/step {fmt(final.imbalance.isel(seed=0).values.ravel(), 3)}",
+            "max_k |A_k - L| <= M(delta) = #{i: gap_i <= 2 delta(p)} every iteration", "exact (integers)",
+            bad == 0 and agree, "gaps from the LP vertex dual; delta = distance of p to p* modulo 1 (sup norm); "
+            f"kernel count {'agrees' if agree else 'DISAGREES'} with the recomputation")
+
+
+# --- tiny instances --------------------------------------------------------------------------------
+
+def _topk_argmax(ds: xr.Dataset):
+    scale = float(np.abs(ds.bruteforce_value).max())
+    err = float(np.abs(ds.kernel_value - ds.bruteforce_value).max()) / scale
+    err_sort = float(np.abs(ds.kernel_value - ds.dual_sorted).max()) / scale
+    n, tied = int(ds.kernel_value.size), int(ds.tied.sum())
+    # sums of <= 40 numbers of O(1): a few ulps
+    passed = err < 1e-12 and err_sort < 1e-12 and tied > 0
+    return (f"max relative |L(x(p), p) - max_X L| = {err:.1e} over {n} instances ({tied} with ties)",
+            "top-K of gamma + p attains the brute-force maximum of the Lagrangian", "1e-12 relative",
+            passed, f"also equals D(p) by sorting to {err_sort:.1e}")
+
+
+# --- online Gumbel testbed -------------------------------------------------------------------------
+
+def _regret_marks(ds: xr.Dataset, policy: str) -> tuple[np.ndarray, ...]:
+    n = int(ds.N.max())
+    reg = ds.regret.sel(policy=policy)
+    return tuple(reg.sel(N=max(1, n // d)).values for d in (10, 4, 2, 1))
+
+
+def _doubling_ratio(ds: xr.Dataset, policy: str) -> float:
+    """[R(N) - R(N/2)] / [R(N/2) - R(N/4)] pooled over seeds: 1 for log N regret, 2 for linear, 2^b for N^b."""
+    _, r4, r2, r1 = _regret_marks(ds, policy)
+    return float((r1 - r2).mean() / (r2 - r4).mean())
+
+
+def _log_regret(ds: xr.Dataset):
+    r10, _, _, r1 = _regret_marks(ds, "grad-theory")
+    slopes = (r1 - r10) / np.log(10)
+    bound = float(ds.bound_slope.sel(policy="grad-theory").max())
+    ratio = _doubling_ratio(ds, "grad-theory")
+    se = float(slopes.std(ddof=1) / np.sqrt(slopes.size)) if slopes.size > 1 else np.nan
+    # the bound's constant is attained asymptotically here (near p* the expected dual is quadratic with every
+    # curvature on 1-perp equal to mu, and 1/(mu n) steps then give excess G^2/(2 mu n)), so the slope should
+    # match it: a factor 1.5 either way absorbs the start-up transient and the seed error (~0.4 per unit);
+    # a power law N^b would give a doubling ratio 2^b: <= 1.3 excludes b >= 0.38
+    passed = bound / 1.5 <= slopes.mean() <= 1.5 * bound and 0.7 <= ratio <= 1.3
+    return (f"[R(N) - R(N/10)] / ln 10 = {slopes.mean():.2f} +- {se:.2f} (bound slope G^2/(2 mu) = {bound:.2f}); "
+            f"doubling ratio {ratio:.2f}", "slope G^2/(2 mu); doubling ratio 1 (logarithmic)",
+            "slope within 1.5x; ratio in [0.7, 1.3]", passed,
+            f"{slopes.size} seeds, N = {int(ds.N.max())}; regret against the closed-form expected dual")
+
+
+def _linear_regret(ds: xr.Dataset):
+    ratios = {p: _doubling_ratio(ds, p) for p in ("grad-const", "sign-const")}
+    # constant steps leave the iterates chattering at a fixed distance from p*: constant excess per
+    # iteration gives ratio 2; 1.8 allows the remaining transient and seed noise (measured 1.98-2.06)
+    passed = all(r >= 1.8 for r in ratios.values())
+    return (", ".join(f"{p}: {r:.2f}" for p, r in ratios.items()),
+            "doubling ratio 2 (linear regret)", ">= 1.8", passed, "ratio [R(N) - R(N/2)] / [R(N/2) - R(N/4)]")
+
+
+def _small_step_regret(ds: xr.Dataset):
+    ratio = _doubling_ratio(ds, "grad-harmonic")
+    c = float(ds.attrs["eta0_mu"])
+    expected = 2.0 ** (1.0 - 2.0 * c)
+    # finite-N corrections of relative order N^(-2 c); measured within 2% at N >= 5000
+    passed = abs(ratio / expected - 1) <= 0.07
+    return (f"doubling ratio {ratio:.3f}", f"2^(1 - 2 eta0 mu) = {expected:.3f} (regret ~ N^{1 - 2 * c:.1f})",
+            "7%", passed, f"eta0 mu = {c:g} < 1/2")
+
+
+# --- synthetic router (DeepSeek comparisons) ---------------------------------------------------------
+
+def _method(ds: xr.Dataset, family: str, hyper: float) -> str:
+    cand = [m for m, f, h in zip(ds.variant.values, ds.family.values, ds.hyper.values)
+            if f == family and np.isclose(h, hyper)]
+    if not cand:
+        raise ValueError(f"method {family} with hyper-parameter {hyper:g} is not in the Dataset")
+    return str(cand[0])
+
+
+def _lossfree_vs_aux(ds: xr.Dataset):
+    lf, aux = _method(ds, "loss_free", 1e-3), _method(ds, "aux", 1e-3)
+    mv_lf = ds.maxvio_global.sel(variant=lf).values
+    mv_aux = ds.maxvio_global.sel(variant=aux).values
+    inter_lf = float(ds.interference_global.sel(variant=lf).max())
+    inter_aux = float(ds.interference_global.sel(variant=aux).min())
+    q_lf = float(ds.quality_global.sel(variant=lf).mean())
+    q_aux = float(ds.quality_global.sel(variant=aux).mean())
+    # DeepSeek Table 2: 0.04 vs 0.72 (1B) and 0.04 vs 0.52 (3B); "far below" taken as >= 5x in every seed
+    passed = bool(np.all(mv_aux >= 5 * mv_lf)) and inter_lf == 0.0 and inter_aux > 0.0
+    return (f"MaxVio_global loss-free {fmt(mv_lf)} vs aux {fmt(mv_aux)}; gate interference {inter_lf:g} vs "
+            f"{inter_aux:.3g}", "loss-free >= 5x lower, gates untouched (aux-loss distorts them)",
+            ">= 5x in every seed", passed,
+            f"routed affinity / unconstrained: loss-free {q_lf:.4f}, aux {q_aux:.4f} (aux keeps more only by "
+            "staying unbalanced; see moe.lossfree-price-of-balance)")
+
+
+def _paired_z(diff: np.ndarray, block: int = 20) -> float:
+    """Mean of a per-batch paired difference over its standard error from means of ``block`` batches.
+
+    Batch means absorb the autocorrelation of MaxVio_batch along training (biases move slowly).
+    """
+    nb = diff.size // block
+    means = diff[:nb * block].reshape(nb, block).mean(axis=1)
+    return float(diff.mean() / (means.std(ddof=1) / np.sqrt(nb)))
+
+
+def _update_rate(ds: xr.Dataset):
+    n = ds.sizes["iter"]
+    names = {u: _method(ds, "loss_free", u) for u in (1e-4, 1e-3, 1e-2)}
+    mv = {u: ds.maxvio_batch.sel(variant=m).transpose("seed", "iter").values for u, m in names.items()}
+    early, late = slice(0, n // 4), slice(n // 2, None)
+    rows, z_slow, z_noisy = [], [], []
+    for s in range(mv[1e-3].shape[0]):
+        # the same batches for every u (common random numbers): paired differences per batch
+        z_slow.append(_paired_z(mv[1e-4][s, early] - mv[1e-3][s, early]))
+        z_noisy.append(_paired_z(mv[1e-2][s, late] - mv[1e-3][s, late]))
+        rows.append(f"seed {int(ds.seed[s])}: early {mv[1e-4][s, early].mean():.3f} vs {mv[1e-3][s, early].mean():.3f}"
+                    f" (z {z_slow[-1]:.1f}), late {mv[1e-2][s, late].mean():.3f} vs "
+                    f"{mv[1e-3][s, late].mean():.3f} (z {z_noisy[-1]:.1f})")
+    # 3 standard errors in every seed: a one-sided chance of 1e-3 per comparison under no effect
+    passed = min(z_slow) >= 3 and min(z_noisy) >= 3
+    return ("; ".join(rows), "MaxVio_batch: u = 1e-4 above u = 1e-3 in the first quarter; u = 1e-2 above "
+            "u = 1e-3 in the second half", "paired difference >= 3 standard errors in every seed", passed,
+            "standard errors from means of 20 consecutive batches")
+
+
+def _price_of_balance(ds: xr.Dataset):
+    rows, passed = [], True
+    opt = ds.lp_opt.values
+    for m in ds.variant.values[ds.family.values == "loss_free"]:
+        aff = ds.lp_batch_affinity.sel(variant=m).values
+        res = ds.dual_residual.sel(variant=m).values
+        slack = aff - (opt - res)   # weak duality: aff + p.(A - L) = D(p) >= OPT
+        # exact inequality up to float64 rounding of sums of ~1e5 terms (1e-9 relative)
+        passed &= bool(np.all(slack >= -1e-9 * np.abs(opt)))
+        rows.append(f"{m}: affinity deficit (OPT - aff)/OPT {fmt((opt - aff) / opt, 2)}, min slack "
+                    f"{float(slack.min()):.2g}")
+    return ("; ".join(rows), "affinity >= OPT - sum_k p_k (A_k - L) for every loss-free run",
+            "1e-9 relative", passed,
+            "OPT: HiGHS LP (exact balance) on the first held-out batch; negative deficit = more affinity than "
+            "OPT, bought with the residual imbalance")
+
+
+CLAIMS: list[Claim] = [
+    Claim("moe.T0-dual-step",
+          "Every ALF-LB bias update is one dual subgradient step p + eps (L - A) with eps >= 0; for DeepSeek's "
+          "sign rule eps_k = u / |L - A_k|", "derived", "dual_fixed", _dual_step),
+    Claim("moe.weak-duality",
+          "The dual value D(p^n) never falls below the LP optimum; the LP vertex is integral and D(p*) = OPT",
+          "derived", "dual_fixed", _weak_duality),
+    Claim("moe.T1-sandwich",
+          "Each update changes D by an amount between (A^n - L).dp and (A^{n+1} - L).dp (deterministic setting)",
+          "derived", "dual_fixed", _sandwich),
+    Claim("moe.T1-monotone",
+          "Whenever (A^{n+1} - L).dp^n <= 0 (no net overshoot), the update does not increase D",
+          "derived", "dual_fixed", _monotone),
+    Claim("moe.T2-preference",
+          "Tokens only move from an expert whose bias rose less to one whose bias rose more: zero violations",
+          "derived", "dual_fixed", _preference),
+    Claim("moe.T3-balance-bound",
+          "max_k |A_k - L| <= M(delta(p)), the number of tokens whose LP margin is within 2 delta of a tie",
+          "derived", "dual_fixed", _balance_bound),
+    Claim("moe.T0-topk-argmax",
+          "Top-K routing by biased scores (lowest-index tie-break) maximises the Lagrangian over all "
+          "assignments, ties included", "derived", "topk_bruteforce", _topk_argmax),
+    Claim("moe.T5-log-regret",
+          "Raw subgradient steps 1/(mu n) give logarithmic regret against the expected dual, growing per unit "
+          "ln N like the online-gradient bound G^2/(2 mu) (Gumbel K = 1 testbed)", "derived", "regret",
+          _log_regret),
+    Claim("moe.T5-linear-regret-const",
+          "Constant steps (raw subgradient or DeepSeek's sign rule) give linear regret",
+          "derived", "regret", _linear_regret),
+    Claim("moe.T5-small-step-polynomial",
+          "1/n steps that are too small (eta0 mu < 1/2) give polynomial regret N^(1 - 2 eta0 mu), not log N",
+          "derived", "regret", _small_step_regret),
+    Claim("moe.deepseek-lossfree-vs-aux",
+          "Loss-free balancing reaches far lower MaxVio_global than auxiliary-loss balancing (alpha = 1e-3) "
+          "without touching gate values (DeepSeek Tab. 2, Tab. 1; synthetic router, perplexity not simulated)",
+          "paper", "router_methods", _lossfree_vs_aux),
+    Claim("moe.deepseek-update-rate",
+          "Update rate u = 1e-4 balances slowly early and u = 1e-2 fluctuates late, relative to u = 1e-3 "
+          "(DeepSeek Fig. 4; synthetic router)", "paper", "router_methods", _update_rate),
+    Claim("moe.lossfree-price-of-balance",
+          "With frozen biases on a fresh batch, loss-free routing keeps at least OPT - sum_k p_k (A_k - L) of "
+          "routed affinity, OPT the exactly balanced optimum (weak duality against the LP)", "derived",
+          "router_methods", _price_of_balance),
+]
