@@ -95,12 +95,16 @@ def test_dask_local_cluster_equals_serial():
         np.testing.assert_array_equal(serial[name].values, parallel[name].values)
 
 
-def test_single_threaded_limits_blas_and_restores():
+def test_single_threaded_limits_blas_and_numba_and_restores():
+    import numba
     from threadpoolctl import threadpool_info
 
     from theorylab.core.sweep import single_threaded
 
     before = [p["num_threads"] for p in threadpool_info()]
+    numba_before = numba.get_num_threads()
     with single_threaded():
         assert all(p["num_threads"] == 1 for p in threadpool_info())
+        assert numba.get_num_threads() == 1
     assert [p["num_threads"] for p in threadpool_info()] == before
+    assert numba.get_num_threads() == numba_before

@@ -17,6 +17,7 @@ import json
 import os
 from typing import Any, Callable, Iterator, Sequence
 
+import numba
 import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
@@ -74,13 +75,21 @@ def make_tasks(base: Params, grid: dict[str, Sequence[Any]], seeds: Sequence[int
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run BLAS/OpenMP libraries already loaded (numpy's, scipy's) single-threaded inside the block.
+    """Run Numba and the BLAS/OpenMP libraries already loaded (numpy's, scipy's) single-threaded inside the block.
 
-    Small matrix products (N <= ~100) gain nothing from threads, and on a busy
-    machine spinning BLAS threads make each product many times slower.
+    A sweep's parallelism is across tasks: threads inside a task would oversubscribe
+    the cores of a worker that already runs one task per core (also on external
+    clusters, whose environment we do not set), and small matrix products gain
+    nothing from threads anyway.  One Numba thread also fixes the order of any
+    parallel reduction, so a task's result cannot depend on where it ran.
     """
-    with threadpool_limits(limits=1):
-        yield
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _run(simulate: Simulator, task: Task) -> xr.Dataset:
