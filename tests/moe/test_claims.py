@@ -113,6 +113,13 @@ def _raise_lp_opt(ds):
     return out
 
 
+def _best_at_equal_loads(ds):
+    """The wrong comparator: the exactly balanced LP instead of the LP at each variant's own loads."""
+    out = _copy(ds)
+    out["lp_batch_best_at_loads"] = out.lp_batch_best_at_loads * 0 + out.lp_opt
+    return out
+
+
 # a plausible wrong answer for each claim: a sign error, a missing term, a mislabelled axis, a bad comparator
 NEGATIVE = {
     "moe.T0-dual-step": _flip_increments,
@@ -128,6 +135,7 @@ NEGATIVE = {
     "moe.deepseek-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=0.001"),
     "moe.deepseek-update-rate": _swap_variants("loss-free u=0.0001", "loss-free u=0.01"),
     "moe.lossfree-price-of-balance": _raise_lp_opt,
+    "moe.lossfree-best-at-own-loads": _best_at_equal_loads,
 }
 
 

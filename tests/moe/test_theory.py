@@ -30,6 +30,33 @@ def test_lp_equals_bruteforce_integer_optimum(T, E, K, seed):
     np.testing.assert_array_equal(lp.x.sum(axis=0), L)
 
 
+@pytest.mark.parametrize("T, E, K, loads", [(4, 4, 2, [4, 2, 1, 1]), (5, 3, 1, [3, 0, 2]), (4, 5, 3, [4, 4, 2, 1, 1])])
+@pytest.mark.parametrize("seed", range(3))
+def test_lp_with_prescribed_loads_equals_bruteforce(T, E, K, loads, seed):
+    """Unequal expert loads: the LP optimum equals enumeration over assignments with exactly those loads."""
+    gamma = _gamma(seed, T, E)
+    lp = theory.assignment_lp(gamma, K, np.array(loads))
+    assert lp.value == pytest.approx(theory.assignment_bruteforce(gamma, K, np.array(loads)), rel=1e-12, abs=1e-12)
+    np.testing.assert_array_equal(lp.x.sum(axis=0), loads)
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("seed", range(3))
+def test_topk_routing_is_the_best_routing_with_its_own_loads(K, seed):
+    """Everett: top-K of gamma + p maximises affinity among all routings with the loads it produces (LP)."""
+    gamma = _gamma(seed, 240, 8)
+    bias = np.random.default_rng(seed + 100).normal(scale=0.5, size=8)
+    sel, loads = np.empty((240, K), np.int64), np.zeros(8, np.int64)
+    kernels.route_topk(gamma, bias, K, sel, loads)
+    affinity = np.take_along_axis(gamma, sel, axis=1).sum()
+    assert theory.assignment_lp(gamma, K, loads).value == pytest.approx(affinity, rel=1e-12)
+
+
+def test_prescribed_loads_are_validated():
+    with pytest.raises(ValueError, match="loads must be"):
+        theory.assignment_lp(np.zeros((4, 4)), 2, np.array([4, 4, 0, 1]))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_lp_equals_hungarian_for_k1(seed):
     """K = 1: scipy's linear_sum_assignment on the column-replicated matrix gives the same optimum."""

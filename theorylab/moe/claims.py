@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from theorylab.core.claims import Claim, fmt
+from theorylab.core.claims import Claim, fmt, is_monotone
 
 REL_TOL = 1e-9  # float64 sums of <= 2e4 terms of O(1): relative rounding <= 1e-12, kept with margin
 
@@ -221,7 +221,7 @@ def _lossfree_vs_aux(ds: xr.Dataset):
             f"{inter_aux:.3g}", "loss-free >= 5x lower, gates untouched (aux-loss distorts them)",
             ">= 5x in every seed", passed,
             f"routed affinity / unconstrained: loss-free {q_lf:.4f}, aux {q_aux:.4f} (aux keeps more only by "
-            "staying unbalanced; see moe.lossfree-price-of-balance)")
+            "staying unbalanced; at equal loads loss-free is optimal: moe.lossfree-best-at-own-loads)")
 
 
 def _paired_z(diff: np.ndarray, block: int = 20) -> float:
@@ -271,6 +271,28 @@ def _price_of_balance(ds: xr.Dataset):
             "OPT, bought with the residual imbalance")
 
 
+def _best_at_own_loads(ds: xr.Dataset):
+    best, aff = ds.lp_batch_best_at_loads, ds.lp_batch_affinity
+    shortfall = ((best - aff) / np.abs(best)).transpose("variant", ...)
+    lf = shortfall.sel(variant=ds.variant.values[ds.family.values == "loss_free"]).values
+    is_aux = ds.family.values == "aux"
+    order = np.argsort(ds.hyper.values[is_aux])
+    alphas = ds.hyper.values[is_aux][order]
+    aux = shortfall.sel(variant=ds.variant.values[is_aux][order]).values            # (alpha, seed)
+    # loss-free: an LP vertex against a top-K sum, both exact up to float64 rounding of ~1e4 terms (1e-9 kept
+    # with margin); aux-loss: a shortfall must exceed that rounding to count.  A tiny alpha barely moves the
+    # gates, so its routing may stay optimal: the claim is the shortfall from DeepSeek's alpha = 1e-3 up,
+    # growing with alpha in every seed
+    strong = aux[alphas >= 1e-3 * (1 - 1e-9)]
+    passed = (lf.size > 0 and strong.size > 0 and bool(np.all(np.abs(lf) <= 1e-9)) and bool(np.all(strong > 1e-9))
+              and all(is_monotone(aux[:, s], increasing=True, strict=False) for s in range(aux.shape[1])))
+    return (f"relative shortfall from the best routing with the same loads: loss-free max {np.abs(lf).max():.1e}; "
+            f"aux-loss by alpha {fmt(alphas, 2)}: {fmt(aux.mean(axis=1), 2)} (seed mean)",
+            "loss-free: 0 (optimal for its loads); aux-loss: > 0 for alpha >= 1e-3, non-decreasing in alpha",
+            "1e-9 relative", passed,
+            "best routing with given loads: HiGHS LP with those expert capacities, first held-out batch")
+
+
 CLAIMS: list[Claim] = [
     Claim("moe.T0-dual-step",
           "Every ALF-LB bias update is one dual subgradient step p + eps (L - A) with eps >= 0; for DeepSeek's "
@@ -314,4 +336,9 @@ CLAIMS: list[Claim] = [
           "With frozen biases on a fresh batch, loss-free routing keeps at least OPT - sum_k p_k (A_k - L) of "
           "routed affinity, OPT the exactly balanced optimum (weak duality against the LP)", "derived",
           "router_methods", _price_of_balance),
+    Claim("moe.lossfree-best-at-own-loads",
+          "Frozen loss-free routing is the most affine routing with its own expert loads (top-K of gamma + p "
+          "maximises the Lagrangian, hence affinity at those loads); aux-loss routing, which shifts the gate "
+          "logits, falls short of the best routing with its loads from alpha = 1e-3 up", "derived", "router_methods",
+          _best_at_own_loads),
 ]

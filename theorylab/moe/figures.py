@@ -273,9 +273,11 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
     without an expert; capacity dropping caps the processed load at 1.25 L. Dotted: MaxVio of perfectly
     balanced expected loads with binomial sampling noise. Right: MaxVio_global (held-out batches, frozen
     router state) against the routed affinity relative to unconstrained top-K, mean over seeds; legend:
-    aux-loss gate interference |g - sigmoid(z)| (loss-free: 0 by construction). Loss-free balancing
-    never changes a gate; the aux-loss runs trade gate distortion for balance and keep more affinity
-    only where they stay unbalanced (DeepSeek Fig. 2 / Tab. 2 analogue; perplexity is not simulated)."""
+    aux-loss gate interference |g - sigmoid(z)| (loss-free: 0 by construction) and the affinity the
+    aux-loss routing loses against the best routing with the same expert loads (LP; loss-free loses
+    none). Loss-free balancing never changes a gate; the aux-loss runs trade gate distortion for balance
+    and keep more affinity only where they stay unbalanced (DeepSeek Fig. 2 / Tab. 2 analogue;
+    perplexity is not simulated)."""
     sub = ds.isel(seed=0)
     mean = ds.mean("seed")
     n = ds.sizes["iter"]
@@ -301,7 +303,9 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
         q = float(mean.quality_global.sel(variant=v))
         label = v.replace("alpha=", "α=")
         if f == "aux":
-            label += f" (|Δg| {float(mean.interference_global.sel(variant=v)):.3f})"
+            short = float(((mean.lp_batch_best_at_loads - mean.lp_batch_affinity) / mean.lp_batch_best_at_loads)
+                          .sel(variant=v))
+            label += f" (|Δg| {float(mean.interference_global.sel(variant=v)):.3f}; affinity -{short:.2%})"
         elif f == "capacity":
             label += f" (drops {float(mean.dropped_global.sel(variant=v)):.0%}, affinity {q:.3f})"
         elif f == "expert_choice":

@@ -306,6 +306,7 @@ def simulate_regret(params: RegretParams, seed: int) -> xr.Dataset:
 # --- synthetic router: every method on the same data -------------------------------------------------
 
 BASELINES = ("none", "sinkhorn", "expert_choice", "capacity")
+TOP_K_FAMILIES = ("none", "loss_free", "aux", "sinkhorn")  # every token gets exactly K experts
 FAMILY = {"none": kernels.FAM_NONE, "loss_free": kernels.FAM_LOSSFREE, "aux": kernels.FAM_AUX,
           "sinkhorn": kernels.FAM_SINKHORN, "expert_choice": kernels.FAM_EC, "capacity": kernels.FAM_CAPACITY}
 
@@ -375,6 +376,10 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
         p.offset_drift, p.n_iter, fam, rule, hyper, p.aux_lr, p.aux_pull, capacity, p.sinkhorn_tau,
         p.sinkhorn_tol, p.sinkhorn_sweeps, p.eval_batches, p.record_every)
     lp = theory.assignment_lp(lp_scores, p.top_k)
+    # the best affinity any routing with the same loads could reach (K experts per token: not for
+    # expert choice, which gives tokens a variable count, nor for capacity dropping)
+    best_at_loads = np.array([theory.assignment_lp(lp_scores, p.top_k, loads).value
+                              if f in TOP_K_FAMILIES else np.nan for (_, f, _), loads in zip(methods, lp_loads)])
     final = state[:, -1, :]
     residual = np.where(fam == kernels.FAM_LOSSFREE, ((final - final.mean(axis=1, keepdims=True))
                                                       * (lp_loads - L)).sum(axis=1), np.nan)
@@ -412,6 +417,9 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
                         {"long_name": "unconstrained top-K affinity on that batch", "units": "score"}),
             "lp_batch_affinity": (("variant",), lp_aff, {"long_name": "routed affinity on the LP batch",
                                                         "units": "score"}),
+            "lp_batch_best_at_loads": (("variant",), best_at_loads,
+                                       {"long_name": "LP optimum on the LP batch with the variant's own loads "
+                                                     "(top-K families only)", "units": "score"}),
             "lp_batch_maxvio": (("variant",), (lp_loads.max(axis=1) - L) / L,
                                 {"long_name": "MaxVio on the LP batch"}),
             "dual_residual": (("variant",), residual,

@@ -59,11 +59,11 @@ def sum_top_k(v: np.ndarray, top_k: int) -> np.ndarray:
     return np.sort(np.asarray(v, float), axis=-1)[..., -top_k:].sum(axis=-1)
 
 
-def dual_function(gamma: np.ndarray, bias: np.ndarray, top_k: int) -> float:
-    """D(p) = sum_i S_K(gamma_i + p) - L sum_k p_k."""
+def dual_function(gamma: np.ndarray, bias: np.ndarray, top_k: int, loads: np.ndarray | None = None) -> float:
+    """D(p) = sum_i S_K(gamma_i + p) - sum_k L_k p_k, with L_k = L = KT/E unless ``loads`` gives them."""
     T, E = gamma.shape
-    L = target_load(T, E, top_k)
-    return float(sum_top_k(gamma + bias, top_k).sum() - L * np.sum(bias))
+    capacity = np.full(E, target_load(T, E, top_k)) if loads is None else np.asarray(loads, float)
+    return float(sum_top_k(gamma + bias, top_k).sum() - capacity @ np.asarray(bias, float))
 
 
 def lagrangian(gamma: np.ndarray, bias: np.ndarray, x: np.ndarray, load: int) -> float:
@@ -110,17 +110,20 @@ def _constraints(T: int, E: int) -> sp.csr_matrix:
     return sp.vstack([rows, cols]).tocsr()
 
 
-def assignment_lp(gamma: np.ndarray, top_k: int) -> Assignment:
+def assignment_lp(gamma: np.ndarray, top_k: int, loads: np.ndarray | None = None) -> Assignment:
     """Solve the box-constrained assignment LP with HiGHS dual simplex (a vertex, hence integral).
 
-    Dual prices: the expert-constraint marginals of the minimisation of -gamma x, with the
+    The expert loads are all L = KT/E unless ``loads`` (integers summing to KT) prescribes
+    them: the best routing with those loads.  Dual prices: the expert-constraint marginals of the minimisation of -gamma x, with the
     dropped constraint's price 0, then centred.  They are validated by D(p*) = OPT
     (relative 1e-9) so a change of the solver's sign convention cannot pass silently.
     """
     gamma = np.asarray(gamma, float)
     T, E = gamma.shape
-    L = target_load(T, E, top_k)
-    b = np.concatenate([np.full(T, float(top_k)), np.full(E - 1, float(L))])
+    capacity = np.full(E, target_load(T, E, top_k)) if loads is None else np.asarray(loads)
+    if capacity.shape != (E,) or capacity.sum() != T * top_k or capacity.min() < 0 or capacity.max() > T:
+        raise ValueError(f"loads must be {E} integers in [0, {T}] summing to K T = {T * top_k} (got {capacity!r})")
+    b = np.concatenate([np.full(T, float(top_k)), capacity[:-1].astype(float)])
     res = linprog(-gamma.ravel(), A_eq=_constraints(T, E), b_eq=b, bounds=(0, 1), method="highs-ds")
     if res.status != 0:
         raise RuntimeError(f"assignment LP failed: {res.message}")
@@ -132,7 +135,7 @@ def assignment_lp(gamma: np.ndarray, top_k: int) -> Assignment:
     value = float(-res.fun)
     prices = np.append(res.eqlin.marginals[T:], 0.0)
     prices -= prices.mean()
-    dual = dual_function(gamma, prices, top_k)
+    dual = dual_function(gamma, prices, top_k, capacity)
     if abs(dual - value) > 1e-9 * max(1.0, abs(value)):
         raise RuntimeError(f"LP dual prices fail D(p*) = OPT ({dual!r} vs {value!r}); check the sign convention")
     sel = np.argsort(-xi, axis=1, kind="stable")[:, :top_k]
@@ -151,11 +154,11 @@ def assignment_lsa(gamma: np.ndarray) -> Assignment:
     return Assignment(float(gamma[rows, expert].sum()), x, expert[np.argsort(rows)][:, None])
 
 
-def assignment_bruteforce(gamma: np.ndarray, top_k: int) -> float:
-    """OPT by enumerating every feasible 0/1 assignment (tiny instances only)."""
+def assignment_bruteforce(gamma: np.ndarray, top_k: int, loads: np.ndarray | None = None) -> float:
+    """OPT by enumerating every feasible 0/1 assignment (tiny instances only); loads as in :func:`assignment_lp`."""
     gamma = np.asarray(gamma, float)
     T, E = gamma.shape
-    L = target_load(T, E, top_k)
+    L = np.full(E, target_load(T, E, top_k)) if loads is None else np.asarray(loads)
     subsets = list(itertools.combinations(range(E), top_k))
     if len(subsets) ** T > 2_000_000:
         raise ValueError(f"tokens and experts must keep C(E, K)^T <= 2e6 for brute force (got {len(subsets)}^{T})")
