@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from matplotlib.ticker import FuncFormatter
 
 from theorylab.bandits.model import ALGO_LABELS
 from theorylab.core.plotting import figure
@@ -16,6 +17,13 @@ from theorylab.core.plotting import figure
 COLORS = {"gfucb": "#d62728", "single": "#1f77b4", "oracle": "#2ca02c", "raw": "#7f7f7f"}
 CLASS_TITLE = {"finite": "finite class, N maps tanh(W_j x)", "lowrank": "low-rank linear class B^T x",
                "neural": "neural class tanh(W x)"}
+
+
+def _plain_log_y(ax) -> None:
+    """Log y axis with plain decimal tick labels (20, 50, 0.2) instead of powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}" if f"{y:.1g}"[0] in "25" else ""))
 
 
 def _mean_se(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +41,7 @@ CURVES = ("Per-task cumulative pseudo-regret against rounds T at the largest num
           "M = 1 (right), mean over seeds with +-1 standard error bands. GFUCB learns one representation from "
           "all M tasks; per-task GFUCB learns it from each task alone; OFUL with the known representation is the "
           "floor and OFUL on the raw contexts ignores the shared structure. Every algorithm sees the same tasks, "
-          "contexts and noise.")
+          "contexts and noise; at M = 1 the two GFUCB variants coincide.")
 VS_M = ("Per-task regret at the horizon T against the number of tasks M (log-log, mean +- standard error over "
         "seeds). Dashed: the bound scalings anchored at M = 1 on the measured GFUCB value, sqrt(beta_T(M) / M) "
         "for the shared representation (log N(Phi) paid once for all tasks) and flat for per-task learning "
@@ -78,7 +86,7 @@ def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
     ax.plot(ref, r_end * np.sqrt(ref / t.max()), color="0.6", lw=0.8, label=r"$\propto \sqrt{T}$")
     for a in (ax, bx):
         a.set_xscale("log")
-        a.set_yscale("log")
+        _plain_log_y(a)
         a.set_xlabel("round T (per task)")
         a.axvspan(t.max() / 8, t.max(), color="0.93", lw=0, zorder=0)
     ax.set_ylabel("cumulative regret per task (reward)")
@@ -90,7 +98,7 @@ def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
 
 
 def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
-    fig, ax = figure(1, 1, figsize=(4.2, 3.3))
+    fig, ax = figure(1, 1, figsize=(6.2, 3.3))
     ms = ds.tasks.values
     for algo in ds.algorithm.values:
         mean, se = _mean_se(ds.regret.sel(algorithm=algo).isel(t=-1))
@@ -102,12 +110,12 @@ def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
     ax.plot(ms, anchor * bm / bm[0], color=COLORS["gfucb"], ls="--", lw=0.9, label="bound scaling, shared")
     ax.plot(ms, anchor * bs / bs[0], color=COLORS["single"], ls="--", lw=0.9, label="bound scaling, per task")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    _plain_log_y(ax)
     ax.set_xticks(ms, [str(int(m)) for m in ms])
     ax.set_xlabel("number of tasks M")
     ax.set_ylabel(f"regret per task at T = {int(ds.t.max())} (reward)")
     ax.set_title(_title(ds), fontsize=8)
-    ax.legend(fontsize=6.5, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
@@ -126,7 +134,7 @@ def fig_elimination(ds: xr.Dataset) -> plt.Figure:
     ax.plot([], [], color="k", ls="-", label="shared (GFUCB)")
     ax.plot([], [], color="k", ls="--", label="per task")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    _plain_log_y(ax)
     ax.set_xlabel("round T (per task)")
     ax.set_ylabel("maps in the confidence set")
     ax.set_title(f"N = {ds.attrs.get('candidates')} candidate representations", fontsize=9)

@@ -1,0 +1,189 @@
+"""Numba kernels of the bandit study against their plain-NumPy twins (oracle: theorylab.bandits.reference),
+closed forms and exact optima (cvxpy second-order cone program, least squares)."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+from theorylab.bandits import kernels, reference
+
+LOG_INV_DELTA = float(np.log(20.0))
+
+
+def _env(seed, M=3, d=6, k=2, N=7, g=kernels.G_TANH):
+    rng = np.random.default_rng(seed)
+    W = 1.5 * rng.normal(size=(k, d))
+    heads = rng.normal(size=(M, k))
+    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
+    cands = W[None] + 0.5 * rng.normal(size=(N, k, d))
+    cands[N // 2] = W
+    return W, g, heads, cands
+
+
+REC = np.array([1, 5, 20, 41, 80])
+
+
+def _assert_same(got, want):
+    """Choices and counts exactly; float outputs to rounding (inverse vs Sherman-Morrison, sum order)."""
+    for g, w in zip(got, want):
+        if np.asarray(g).dtype.kind == "i":
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+# --- environment and linear algebra -----------------------------------------------------------------
+
+@njit
+def _seeded_round(seed, X, E):
+    np.random.seed(seed)   # Numba's generator is seeded from compiled code only
+    kernels.draw_round(X, E)
+
+
+def test_draw_round_matches_randomstate():
+    """Oracle: np.random.RandomState(seed).normal drawn in the same order (contexts, then noise)."""
+    X, E = np.empty((3, 4, 5)), np.empty((3, 4))
+    _seeded_round(11, X, E)
+    rs = np.random.RandomState(11)
+    Xr, Er = reference.draw_round(rs, 3, 4, 5)
+    np.testing.assert_allclose(X, Xr, rtol=1e-14)
+    np.testing.assert_array_equal(E, Er)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=-1), 1.0, rtol=1e-14)
+
+
+@settings(max_examples=50, deadline=None)
+@given(k=st.integers(1, 6), n=st.integers(1, 30), seed=st.integers(0, 2**31 - 1), lam=st.floats(0.5, 10.0))
+def test_sherman_morrison_equals_fresh_inverse(k, n, seed, lam):
+    """Closed form: n rank-one updates of (lam I)^{-1} equal inv(lam I + sum phi phi^T)."""
+    phis = np.random.default_rng(seed).normal(size=(n, k))
+    Vinv = np.eye(k) / lam
+    tmp = np.empty(k)
+    for phi in phis:
+        kernels.sherman_morrison(Vinv, phi, tmp)
+    np.testing.assert_allclose(Vinv, np.linalg.inv(lam * np.eye(k) + phis.T @ phis), rtol=1e-9, atol=1e-12)
+
+
+def test_optimistic_value_is_the_ellipsoid_maximum():
+    """Exact optimum: max theta.phi over |theta - theta_hat|_V <= rho (cvxpy SOCP) equals the UCB closed form
+    theta_hat.phi + rho |phi|_{V^-1} that every kernel uses."""
+    rng = np.random.default_rng(3)
+    k, rho = 3, 0.7
+    A = rng.normal(size=(20, k))
+    V = np.eye(k) + A.T @ A
+    theta_hat, phi = rng.normal(size=k), rng.normal(size=k)
+    Vinv = np.linalg.inv(V)
+    closed = theta_hat @ phi + rho * np.sqrt(kernels.quad(Vinv, phi))
+    theta = cp.Variable(k)
+    L = np.linalg.cholesky(V)
+    prob = cp.Problem(cp.Maximize(phi @ theta), [cp.norm(L.T @ (theta - theta_hat)) <= rho])
+    prob.solve()
+    assert closed == pytest.approx(prob.value, rel=1e-6)
+
+
+def test_radius_and_threshold_match_reference():
+    for n in (0, 1, 10, 1000):
+        assert kernels.oful_radius(0.5, 2, n, 1.0, LOG_INV_DELTA, 1.0) == pytest.approx(
+            reference.oful_radius(0.5, 2, n, 1.0, LOG_INV_DELTA, 1.0), rel=1e-14)
+        assert kernels.representation_threshold(0.5, 2, n, 1.0, 7.0, 4, 1.0) == pytest.approx(
+            reference.representation_threshold(0.5, 2, n, 1.0, 7.0, 4, 1.0), rel=1e-14)
+
+
+# --- whole runs against the NumPy twins -------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("raw", [False, True])
+def test_run_linucb_matches_reference(seed, raw):
+    """Oracle: reference.run_linucb (fresh inverses); identical arm choices, regret to rounding."""
+    W, g, heads, _ = _env(seed)
+    W_feat, g_feat = (np.eye(W.shape[1]), kernels.G_LINEAR) if raw else (W, g)
+    args = (seed, 80, 5, W, g, heads, 0.3, W_feat, g_feat, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC)
+    _assert_same(kernels.run_linucb(*args), reference.run_linucb(*args))
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("shared", [True, False])
+def test_run_finite_matches_reference(seed, shared):
+    """Oracle: reference.run_finite (losses from fresh ridge solves, vectorised UCB); identical choices and
+    confidence-set sizes."""
+    W, g, heads, cands = _env(seed)
+    args = (seed, 80, 5, W, g, heads, 0.5, cands, shared, 1.0, 0.5, LOG_INV_DELTA, 1.0, REC)
+    got = kernels.run_finite(*args)
+    _assert_same(got, reference.run_finite(*args))
+    assert got[2][:, -1].min() >= 1
+
+
+@pytest.mark.parametrize("g", [kernels.G_LINEAR, kernels.G_TANH])
+@pytest.mark.parametrize("shared", [True, False])
+def test_run_learned_matches_reference(g, shared):
+    """Oracle: reference.run_learned (einsum Jacobian, np.linalg.solve); identical choices across refits."""
+    W, _, heads, _ = _env(4, g=g)
+    M, (k, d) = heads.shape[0], W.shape
+    W0 = np.random.default_rng(9).normal(size=(1 if shared else M, k, d)) / np.sqrt(d)
+    refit = np.zeros(80, bool)
+    refit[[3, 7, 15, 31, 63]] = True
+    args = (2, 80, 5, W, g, heads, 0.3, W0, shared, 1.0, 1.0, LOG_INV_DELTA, 1.0, refit, 3, 1.0, REC)
+    _assert_same(kernels.run_learned(*args), reference.run_learned(*args))
+
+
+def test_same_seed_same_contexts_for_every_algorithm():
+    """Common random numbers: the regret of OFUL with the true features does not depend on which other
+    runs happened before, and the first round's regret only depends on the seed and the first choice."""
+    W, g, heads, cands = _env(1)
+    a = kernels.run_linucb(5, 40, 5, W, g, heads, 0.3, W, g, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC[:3])
+    kernels.run_finite(6, 40, 5, W, g, heads, 0.3, cands, True, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC[:3])
+    b = kernels.run_linucb(5, 40, 5, W, g, heads, 0.3, W, g, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC[:3])
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+# --- representation fit -----------------------------------------------------------------------------
+
+def _data(seed, tasks=3, n=60, d=5, k=2, g=kernels.G_TANH, noise=0.1):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(k, d))
+    heads = rng.normal(size=(tasks, k))
+    Xs = rng.normal(size=(tasks, n, d))
+    Ys = np.einsum("tnk,tk->tn", reference.features(W, g, Xs), heads) + noise * rng.normal(size=(tasks, n))
+    return W, heads, Xs, Ys
+
+
+@pytest.mark.parametrize("g", [kernels.G_LINEAR, kernels.G_TANH])
+def test_gauss_newton_step_matches_reference(g):
+    """Oracle: reference.gauss_newton_step (einsum Jacobian); ridge heads vs reference.fit_heads."""
+    W, heads, Xs, Ys = _data(0, g=g)
+    W0 = W + 0.3 * np.random.default_rng(1).normal(size=W.shape)
+    got = W0.copy()
+    kernels.gauss_newton_step(got, g, Xs, Ys, 50, heads, 0.5)
+    np.testing.assert_allclose(got, reference.gauss_newton_step(W0, g, Xs, Ys, 50, heads, 0.5), rtol=1e-10)
+    fitted = np.empty_like(heads)
+    kernels.fit_heads(W0, g, Xs, Ys, 50, 1.0, fitted)
+    np.testing.assert_allclose(fitted, reference.fit_heads(W0, g, Xs, Ys, 50, 1.0), rtol=1e-10)
+
+
+def test_linear_gauss_newton_step_is_exact_least_squares():
+    """Closed form: with g = identity and vanishing damping, one step solves min_W sum (y - theta_i^T W x)^2
+    exactly (np.linalg.lstsq on the Kronecker design)."""
+    W, heads, Xs, Ys = _data(2, g=kernels.G_LINEAR)
+    k, d = W.shape
+    design = np.einsum("tk,tnd->tnkd", heads, Xs).reshape(-1, k * d)
+    W_ls = np.linalg.lstsq(design, Ys.ravel(), rcond=None)[0].reshape(k, d)
+    got = np.zeros((k, d))
+    kernels.gauss_newton_step(got, kernels.G_LINEAR, Xs, Ys, Xs.shape[1], heads, 1e-10)
+    np.testing.assert_allclose(got, W_ls, rtol=1e-6, atol=1e-9)
+
+
+def test_fit_representation_recovers_the_predictor():
+    """Noiseless tanh data: alternating fits reach a small training error from a nearby start
+    (identifiability only up to the heads' gauge, so predictions are compared, not W)."""
+    W, heads, Xs, Ys = _data(5, g=kernels.G_TANH, noise=0.0, n=200)
+    W_hat = W + 0.2 * np.random.default_rng(0).normal(size=W.shape)
+    fitted = np.zeros_like(heads)
+    start = np.mean((np.einsum("tnk,tk->tn", reference.features(W_hat, kernels.G_TANH, Xs),
+                               reference.fit_heads(W_hat, kernels.G_TANH, Xs, Ys, 200, 1e-6)) - Ys) ** 2)
+    kernels.fit_representation(W_hat, kernels.G_TANH, Xs, Ys, 200, 1e-6, 20, 1e-6, fitted)
+    kernels.fit_heads(W_hat, kernels.G_TANH, Xs, Ys, 200, 1e-6, fitted)
+    pred = np.einsum("tnk,tk->tn", reference.features(W_hat, kernels.G_TANH, Xs), fitted)
+    end = np.mean((pred - Ys) ** 2)
+    assert end < 1e-3 * start
