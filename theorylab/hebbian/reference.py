@@ -1,0 +1,61 @@
+"""Plain-NumPy twin of the dynamics kernel with the explicit N x N coupling matrix: the test oracle.
+
+Written for clarity, not speed: the Hebbian matrix is built from the stored vectors, its
+diagonal zeroed, and every update reads the field as one row of ``J sigma``.  Same conventions
+as :mod:`theorylab.hebbian.kernels` (shared site draw, one acceptance draw per replica, fair coin
+at zero field, ``np.random.RandomState(seed)`` in the kernel's draw order), so for the same
+inputs the two give identical spins, overlaps and costs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def coupling_matrix(V: np.ndarray) -> np.ndarray:
+    """Integer Hebbian matrix sum_p v_i^p v_j^p with zero diagonal (multiply by c for J)."""
+    V = np.asarray(V, dtype=np.int64)
+    J = V @ V.T
+    np.fill_diagonal(J, 0)
+    return J
+
+
+def run_dynamics(V, group, xi, sigma, scale, beta, zero_temperature, n_sweeps, seed, J=None):
+    """Same signature and outputs as :func:`theorylab.hebbian.kernels.run_dynamics`.
+
+    ``J`` may be passed pre-built (benchmarks reuse it); it must equal :func:`coupling_matrix` (V).
+    """
+    rng = np.random.RandomState(seed)
+    J = coupling_matrix(V) if J is None else J
+    xi = np.asarray(xi, dtype=np.int64)
+    group = np.asarray(group)
+    n_rep, N = sigma.shape
+    K = xi.shape[1]
+
+    def record(t):
+        s = sigma.astype(np.int64)
+        mattis[t] = s @ xi
+        O = s @ np.asarray(V, dtype=np.int64)
+        for k in range(K):
+            example[t, :, k] = O[:, group == k].sum(axis=1)
+        energy[t] = [-0.5 * scale * float(row @ (J @ row)) / N for row in s]
+
+    mattis = np.empty((n_sweeps + 1, n_rep, K), np.int64)
+    example = np.empty((n_sweeps + 1, n_rep, K), np.int64)
+    energy = np.empty((n_sweeps + 1, n_rep))
+    record(0)
+    for t in range(1, n_sweeps + 1):
+        for _ in range(N):
+            i = int(rng.random_sample() * N)
+            for rep in range(n_rep):
+                u = rng.random_sample()
+                H = int(J[i] @ sigma[rep].astype(np.int64))
+                if zero_temperature:
+                    new = 1 if H > 0 else -1 if H < 0 else (1 if u < 0.5 else -1)
+                else:
+                    new = 1 if u < 0.5 * (1.0 + math.tanh(beta * scale * H)) else -1
+                sigma[rep, i] = new
+        record(t)
+    return mattis, example, energy
