@@ -1,0 +1,78 @@
+"""The reproduction report: assembled from files only, bibliographies merged, built to HTML by pandoc."""
+
+import pytest
+
+from theorylab.core import registry, report
+
+STUDY = "deeplinear"
+FIGURE = registry.experiments(STUDY)[0].figures[0]
+
+BIB_A = """@article{saxe2014exact,
+  title = {Exact solutions},
+  author = {Saxe, Andrew},
+  year = {2014}
+}
+"""
+BIB_B = """@misc{saxe2014exact, title = {a duplicate key}, year = {1999}}
+
+@inproceedings{other2020,
+  title = {Other},
+  author = {Other, Ann},
+  year = {2020}
+}
+"""
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "paper" / "sections").mkdir(parents=True)
+    (tmp_path / "paper" / "claims").mkdir()
+    (tmp_path / "paper" / "intro.md").write_text("---\ntitle: Test report\n---\n\n## Introduction\n\nHello.\n")
+    (tmp_path / "paper" / "sections" / f"{STUDY}.md").write_text(
+        f"## The {STUDY} study\n\nA model $x = 1$ [@saxe2014exact; @other2020].\n")
+    (tmp_path / "paper" / "sections" / f"{STUDY}.bib").write_text(BIB_A + "\n" + BIB_B)
+    (tmp_path / "paper" / "claims" / f"{STUDY}.md").write_text(
+        f"## {STUDY}\n\n| claim | verdict |\n|---|---|\n| `x` | PASS |\n")
+    fig = tmp_path / "figures" / STUDY
+    fig.mkdir(parents=True)
+    (fig / f"{FIGURE}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (fig / f"{FIGURE}.txt").write_text("A caption.\n")
+    return tmp_path
+
+
+def test_assemble_reads_sections_figures_and_claims(root):
+    text, bib = report.assemble(root)
+    assert text.startswith("---\ntitle: Test report")
+    assert f"## The {STUDY} study" in text
+    assert f"![**Figure {STUDY}.1** ({FIGURE}). A caption.](../figures/{STUDY}/{FIGURE}.png)" in text
+    assert "| `x` | PASS |" in text and f"## {STUDY}\n" not in text  # table kept, its heading dropped
+    assert "## What is derived or reconstructed rather than verified" in text
+    # studies without a section are left out rather than padded with placeholders
+    assert "## moe" not in text
+    assert bib.count("@") == 2 and "a duplicate key" not in bib
+
+
+def test_study_without_checks_says_so(root):
+    (root / "paper" / "claims" / f"{STUDY}.md").unlink()
+    text, _ = report.assemble(root)
+    assert f"run `theorylab check --study {STUDY}`" in text
+
+
+def test_build_writes_markdown_bib_and_html_with_resolved_citations(root):
+    written = report.build(root)
+    assert [p.name for p in written] == ["paper.md", "paper.bib", "paper.html"]
+    html = (root / "paper" / "paper.html").read_text()
+    assert "<math" in html  # MathML, no network needed to view
+    assert "Saxe" in html and "[@saxe2014exact" not in html  # citeproc resolved the key
+    assert not list((root / "paper").glob(".*.tmp"))
+
+
+def test_pandoc_failure_is_reported_and_leaves_nothing(root):
+    (root / "paper" / "sections" / f"{STUDY}.md").write_text("## Bad\n\nA citation of [@missing].\n")
+    md = root / "paper" / "paper.md"
+    md.write_text(report.assemble(root)[0])
+    (root / "paper" / "paper.bib").write_text("@article{broken, title = {unclosed\n")
+    with pytest.raises(RuntimeError, match="pandoc failed"):
+        report.pandoc_html(md, root / "paper" / "paper.bib", root / "paper" / "paper.html")
+    assert not (root / "paper" / "paper.html").exists()
+    assert not list((root / "paper").glob(".*.tmp"))
