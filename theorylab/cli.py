@@ -115,6 +115,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return _check(args, render=True)
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    try:
+        from theorylab.explore import serve
+    except ImportError as err:
+        print(f"theorylab: error: the explorer needs the [explore] extra (pip install -e \".[explore]\"): "
+              f"{err}", file=sys.stderr)
+        return 2
+    if args.study is not None and args.study not in registry.studies():
+        return _usage_error(ValueError(f"study must be one of {registry.studies()} (got {args.study!r})"))
+    serve(args.study, address=args.address, port=args.port, scale=args.scale, cache=args.cache,
+          show=not args.no_show)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="theorylab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--root", default=None, help="where figures/ and paper/ go (default: project root)")
         compute_options(p, "paper")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("explore", help="interactive parameter explorer in the browser (needs [explore])")
+    p.add_argument("study", nargs="?", default=None,
+                   help="open this study's page (default: the list of studies)")
+    p.add_argument("--scale", choices=registry.SCALES, default="quick", help="problem size (default quick)")
+    p.add_argument("--address", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5006, help="port to serve on (default 5006)")
+    p.add_argument("--cache", default=None, help="result cache folder (default .cache/theorylab)")
+    p.add_argument("--no-show", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_explore)
     return parser
 
 
