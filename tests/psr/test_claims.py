@@ -1,0 +1,124 @@
+"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+
+import numpy as np
+import pytest
+
+from theorylab.core import registry
+
+EXPERIMENTS = registry.experiments("psr")
+CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
+
+
+def test_every_claim_is_attached_to_an_experiment_and_labelled():
+    from theorylab.psr.claims import CLAIMS
+
+    attached = {claim.id for _, claim in CASES}
+    assert {c.id for c in CLAIMS} <= attached
+    for c in CLAIMS:
+        assert c.id.startswith("psr.")
+        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
+    result = claim.evaluate(quick_dataset(experiment))
+    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+
+
+def _copy(ds):
+    return ds.copy(deep=True)
+
+
+def _joint_counted_as_product(ds):
+    """The joint class counted as N independent single-task classes (shared structure ignored)."""
+    out = _copy(ds)
+    out["log_joint"] = out.log_product
+    return out
+
+
+def _groups_quadratic(ds):
+    """A two-dimensional shared part (count ~ 1/eta^2)."""
+    out = _copy(ds)
+    out["shared_groups"] = out.shared_groups ** 2
+    return out
+
+
+def _coverage_lost(ds):
+    """beta too small: the truth drops out of the set in half the runs."""
+    out = _copy(ds)
+    full = out.covered.values
+    flat = full.reshape(-1, full.shape[-1])
+    flat[::2, -1] = False
+    out["covered"] = (out.covered.dims, flat.reshape(full.shape))
+    return out
+
+
+def _gap_and_subopt_swapped(ds):
+    out = _copy(ds)
+    out["gap"], out["subopt"] = ds.subopt, ds.gap
+    return out
+
+
+def _gap_one_over_k(ds):
+    """A 1/k gap (e.g. a bound fitted with the wrong exponent)."""
+    out = _copy(ds)
+    k = np.maximum(ds.iteration, 1)
+    out["gap"] = ds.gap / np.sqrt(k)
+    return out
+
+
+def _swap_learners(a, b, dim="learner"):
+    """Mislabelled learners: the results of a reported under b and vice versa."""
+    def corrupt(ds):
+        out = _copy(ds)
+        for name, var in ds.data_vars.items():
+            if dim in var.dims:
+                out[name].loc[{dim: a}] = ds[name].sel({dim: b}).values
+                out[name].loc[{dim: b}] = ds[name].sel({dim: a}).values
+        return out
+    return corrupt
+
+
+def _no_multitask_gain(ds):
+    """UMT-PSR's curves replaced by single-task OMLE's (no benefit from the joint class)."""
+    out = _copy(ds)
+    out["gap"].loc[{"learner": "umt-psr"}] = ds.gap.sel(learner="omle").values
+    return out
+
+
+def _class_not_shrinking(ds):
+    out = _copy(ds)
+    size = out.log_class_size.sel(learner="transfer")
+    out["log_class_size"].loc[{"learner": "transfer"}] = size.isel(upstream_iterations=slice(None, None, -1)).values
+    return out
+
+
+def _enumeration_off(ds):
+    out = _copy(ds)
+    out["value_error"] = out.value_error + 1e-6
+    return out
+
+
+# a plausible wrong answer for each claim: a miscount, a wrong exponent, a swapped label, a bad radius
+NEGATIVE = {
+    "psr.bracketing-joint-vs-product": _joint_counted_as_product,
+    "psr.bracketing-eta-scaling": _groups_quadratic,
+    "psr.confidence-coverage": _coverage_lost,
+    "psr.optimism-bounds-subopt": _gap_and_subopt_swapped,
+    "psr.gap-rate": _gap_one_over_k,
+    "psr.multitask-fewer-episodes": _swap_learners("umt-psr", "omle"),
+    "psr.sample-complexity-scaling": _no_multitask_gain,
+    "psr.transfer-beats-scratch": _swap_learners("transfer", "scratch"),
+    "psr.transfer-class-size": _class_not_shrinking,
+    "psr.exact-references": _enumeration_off,
+}
+
+
+def test_every_claim_has_a_negative_control():
+    assert {c.id for _, c in CASES} == set(NEGATIVE)
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
+    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
+    assert not claim.evaluate(corrupted).passed

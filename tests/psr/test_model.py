@@ -1,0 +1,118 @@
+"""PSR simulators: validation before compute, determinism, provenance, layout, and model invariants."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from theorylab.psr import model
+
+SMALL = dict(shared_points=21, horizon=3)
+SMALL_UP = dict(SMALL, tasks=2, iterations=40)
+SMALL_DOWN = dict(SMALL, upstream_tasks=2, upstream_iterations=20, iterations=30)
+
+
+@pytest.mark.parametrize("cls, changes, name", [
+    (model.FamilyParams, {"family": "reward"}, "family"),
+    (model.FamilyParams, {"shared_low": 0.9, "shared_high": 0.8}, "shared_high"),
+    (model.FamilyParams, {"shared_low": 0.4}, "shared_low"),                 # p <= 1/2 would make actions ambiguous
+    (model.FamilyParams, {"task_levels": (0.7, 0.7)}, "task_levels"),
+    (model.FamilyParams, {"task_levels": (0.7, 1.0)}, "task_levels"),
+    (model.FamilyParams, {"horizon": 6}, "horizon"),
+    (model.FamilyParams, {"shared_points": 2001, "horizon": 5}, "shared_points"),   # leaf table too large
+    (model.BracketingParams, {"etas": (0.1, 0.01)}, "etas"),
+    (model.BracketingParams, {"shared_points": 1001}, "shared_points"),      # pairwise distances too large
+    (model.UpstreamParams, {"learner": "ppo"}, "learner"),
+    (model.UpstreamParams, {"tasks": 0}, "tasks"),
+    (model.UpstreamParams, {"tasks": 12, "task_levels": (0.6, 0.7, 0.8, 0.9)}, "tasks"),   # 4^12 tuples
+    (model.UpstreamParams, {"shared_true": 0.97}, "shared_true"),
+    (model.UpstreamParams, {"delta": 1.0}, "delta"),
+    (model.UpstreamParams, {"epsilon": 0.0}, "epsilon"),
+    (model.DownstreamParams, {"target_level": 3}, "target_level"),
+    (model.DownstreamParams, {"target_goal": 2}, "target_goal"),
+    (model.DownstreamParams, {"upstream_iterations": -1}, "upstream_iterations"),
+    (model.ExactParams, {"horizon": 3}, "horizon"),                         # 2^42 policies
+])
+def test_bad_parameters_raise_naming_them(cls, changes, name):
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        cls(**changes)
+
+
+@pytest.mark.parametrize("simulate, params", [
+    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP)),
+    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP, learner="omle")),
+    (model.simulate_downstream, model.DownstreamParams(**SMALL_DOWN)),
+    (model.simulate_exact, model.ExactParams(instances=2)),
+])
+def test_same_seed_identical_other_seed_different(simulate, params):
+    a, b, c = simulate(params, 3), simulate(params, 3), simulate(params, 4)
+    xr.testing.assert_identical(a, b)
+    assert any(not np.array_equal(a[v].values, c[v].values) for v in a.data_vars)
+
+
+@pytest.mark.parametrize("simulate, params", [
+    (model.simulate_bracketing, model.BracketingParams(**SMALL, max_tasks=4)),
+    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP)),
+    (model.simulate_downstream, model.DownstreamParams(**SMALL_DOWN)),
+    (model.simulate_exact, model.ExactParams(instances=2)),
+])
+def test_provenance_and_labelled_layout(simulate, params):
+    ds = simulate(params, 0)
+    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
+        assert key in ds.attrs
+    assert ds.attrs["study"] == "psr"
+    for name in params.to_dict():
+        assert name in ds.attrs
+    for name in ds.coords:
+        assert "units" in ds[name].attrs, name
+    for name in ds.data_vars:
+        assert "long_name" in ds[name].attrs, name
+
+
+def test_one_task_umt_psr_equals_omle():
+    """N = 1: the joint class is the single-task class and beta is the same: identical curves."""
+    a = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=1)), 5)
+    b = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=1), learner="omle"), 5)
+    for name in ("gap", "subopt", "subopt_mle", "covered", "plausible_shared", "beta"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_upstream_invariants():
+    """Gap >= subopt >= 0 while covered; the plausible shared set shrinks overall (not monotonically: the set is
+    relative to the current maximum likelihood, not intersected over time); episodes = H k."""
+    ds = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, iterations=80)), 1)
+    assert bool(ds.covered.all())
+    assert np.all(ds.subopt.values >= -1e-12) and np.all(ds.gap.values >= ds.subopt.values - 1e-12)
+    n = ds.plausible_shared.values
+    assert n[0] == 21 and np.all((n >= 1) & (n <= 21)) and n[-1] < n[0]
+    np.testing.assert_array_equal(ds.episodes.values, 3 * ds.iteration.values)
+    assert float(ds.beta) == pytest.approx(np.log(21) + 2 * np.log(3) + np.log(10), rel=1e-12)
+
+
+def test_downstream_without_upstream_data_is_learning_from_scratch():
+    ds = model.simulate_downstream(model.DownstreamParams(**dict(SMALL_DOWN, upstream_iterations=0)), 2)
+    for name in ("gap", "subopt", "covered", "beta", "log_class_size"):
+        np.testing.assert_array_equal(ds[name].sel(learner="transfer").values, ds[name].sel(learner="scratch").values)
+    assert int(ds.upstream_shared) == 21
+
+
+def test_downstream_violated_similarity_excludes_the_target():
+    """A target whose shared parameter is far from the upstream tasks' fails the similarity constraint."""
+    ds = model.simulate_downstream(model.DownstreamParams(**dict(SMALL_DOWN, upstream_iterations=200,
+                                                                  target_shift=-15)), 0)
+    assert not bool(ds.target_in_class)
+    assert not bool(ds.covered.sel(learner="transfer").any())
+    assert bool(ds.covered.sel(learner="scratch").all())
+
+
+def test_class_table_holds_every_candidate_and_leaf_laws():
+    p = model.FamilyParams(**SMALL)
+    table = p.table()
+    assert table.psi0.shape == (21 * 3, 3)
+    n_sequences = model.A ** (p.horizon - 1)
+    np.testing.assert_allclose(table.leaf_p.sum(axis=1), n_sequences, rtol=1e-12)
+    T, E, mu = model.pomdp(table.shared[4], table.levels[2], p.initial)
+    psi0, ops = model.to_psr(T, E, mu)
+    np.testing.assert_array_equal(table.psi0[4 * 3 + 2], psi0)
+    assert model.class_table(*[getattr(p, f) for f in model.FamilyParams.fields()]) is table   # cached
+    with pytest.raises(ValueError):
+        table.psi0[0, 0] = 1.0   # read-only: shared by every simulation of the sweep

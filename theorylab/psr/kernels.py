@@ -1,0 +1,510 @@
+"""Numba kernels of the PSR study: forward likelihoods, exact planning, roll-outs and the optimistic-MLE learner.
+
+Arrays in, arrays out.  Conventions shared by every kernel:
+
+* a model is a PSR in predictive-state form with one-step core tests: ``psi0`` (d,) is the law
+  of the first observation and ``ops[a, o]`` (d, d) the operator M[a, o], so that
+  ``P(o_h = o | history) = psi_h[o]`` and ``psi_{h+1} = M[a_h, o_h] psi_h / psi_h[o_h]``;
+* trajectories are ``obs`` and ``act`` of shape (H,) (or (n, H)); the last action does not
+  enter the likelihood;
+* history nodes: the node after observing ``o_h`` (h = 0..H-1, 0-based) has the code
+  ``c_0 = o_0``, ``c_{h+1} = (c_h A + a_h) O + o_{h+1}``; level h holds O^(h+1) A^h nodes,
+  stored flat from ``node_offsets(H, A, O)[h]``; a deterministic policy is one action per node;
+  the pre-observation node of level h + 1 reached by action a is ``c_h A + a``;
+* ties go to the lowest action, the lowest candidate index, and (joint class) the first
+  tuple in lexicographic order;
+* randomness is Numba's Mersenne Twister seeded inside the kernel: per step one uniform for
+  the observation, then one for the action when the step is the exploration step.  The NumPy
+  twins in :mod:`reference` draw the same numbers from ``np.random.RandomState(seed)``; no prange.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PRUNE_REL = 1e-9  # slack of the DFS pruning bounds (exact membership is re-checked at the leaves)
+
+
+# --- history tree ------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def node_offsets(H, A, O):
+    """Start of each level in the flat node arrays; ``[H]`` is the node count."""
+    off = np.zeros(H + 1, np.int64)
+    count = O
+    for h in range(H):
+        off[h + 1] = off[h] + count
+        count *= A * O
+    return off
+
+
+@njit(cache=True)
+def pre_offsets(H, A, O):
+    """Start of each level of pre-observation nodes (level h holds (A O)^h of them)."""
+    off = np.zeros(H + 1, np.int64)
+    count = 1
+    for h in range(H):
+        off[h + 1] = off[h] + count
+        count *= A * O
+    return off
+
+
+@njit(cache=True)
+def _apply(M, psi, scale, out):
+    d = psi.shape[0]
+    for i in range(d):
+        acc = 0.0
+        for j in range(d):
+            acc += M[i, j] * psi[j]
+        out[i] = acc / scale
+
+
+@njit(cache=True)
+def predictive_tree(psi0, ops, H):
+    """Normalised predictive state at every pre-observation node, shape (n_pre, d)."""
+    A, O = ops.shape[0], ops.shape[1]
+    pre = pre_offsets(H, A, O)
+    psi = np.empty((pre[H], psi0.shape[0]))
+    psi[0] = psi0
+    for h in range(H - 1):
+        for pc in range(pre[h + 1] - pre[h]):
+            src = pre[h] + pc
+            for o in range(O):
+                p = psi[src, o]
+                for a in range(A):
+                    dst = pre[h + 1] + (pc * O + o) * A + a
+                    if p > 0.0:
+                        _apply(ops[a, o], psi[src], p, psi[dst])
+                    else:  # unreachable node: weight 0, any normalised state will do
+                        psi[dst] = psi[src]
+    return psi
+
+
+@njit(cache=True)
+def plan(psi0, ops, reward, H):
+    """Exact optimal policy by backward induction over the history tree.
+
+    ``reward[o, a]`` is paid at every step.  Returns ``(value, policy)``, the policy an int8 action
+    per node (lowest action among ties).
+    """
+    A, O = ops.shape[0], ops.shape[1]
+    off = node_offsets(H, A, O)
+    pre = pre_offsets(H, A, O)
+    psi = predictive_tree(psi0, ops, H)
+    V = np.zeros(off[H])
+    policy = np.zeros(off[H], np.int8)
+    for h in range(H - 1, -1, -1):
+        for code in range(off[h + 1] - off[h]):
+            o = code % O
+            best, best_a = -np.inf, 0
+            for a in range(A):
+                q = reward[o, a]
+                if h + 1 < H:
+                    child = pre[h + 1] + code * A + a
+                    base = off[h + 1] + (code * A + a) * O
+                    for o2 in range(O):
+                        q += psi[child, o2] * V[base + o2]
+                if q > best:
+                    best, best_a = q, a
+            V[off[h] + code] = best
+            policy[off[h] + code] = best_a
+    value = 0.0
+    for o in range(O):
+        value += psi0[o] * V[o]
+    return value, policy
+
+
+@njit(cache=True)
+def policy_value(psi0, ops, reward, policy, H):
+    """Expected return of a deterministic history-dependent policy (one action per node)."""
+    A, O = ops.shape[0], ops.shape[1]
+    off = node_offsets(H, A, O)
+    pre = pre_offsets(H, A, O)
+    psi = predictive_tree(psi0, ops, H)
+    V = np.zeros(off[H])
+    for h in range(H - 1, -1, -1):
+        for code in range(off[h + 1] - off[h]):
+            a = policy[off[h] + code]
+            q = reward[code % O, a]
+            if h + 1 < H:
+                child = pre[h + 1] + code * A + a
+                base = off[h + 1] + (code * A + a) * O
+                for o2 in range(O):
+                    q += psi[child, o2] * V[base + o2]
+            V[off[h] + code] = q
+    value = 0.0
+    for o in range(O):
+        value += psi0[o] * V[o]
+    return value
+
+
+# --- trajectory probabilities and the policy-maximised L1 distance ------------------------------------
+
+@njit(cache=True)
+def leaf_probs(psi0, ops, H):
+    """P(o_0..o_{H-1} | do a_0..a_{H-2}) for every leaf (node of level H - 1), unnormalised forward."""
+    A, O = ops.shape[0], ops.shape[1]
+    pre = pre_offsets(H, A, O)
+    d = psi0.shape[0]
+    u = np.empty((pre[H], d))
+    u[0] = psi0
+    for h in range(H - 1):
+        for pc in range(pre[h + 1] - pre[h]):
+            src = pre[h] + pc
+            for o in range(O):
+                for a in range(A):
+                    _apply(ops[a, o], u[src], 1.0, u[pre[h + 1] + (pc * O + o) * A + a])
+    n_pre_last = pre[H] - pre[H - 1]
+    out = np.empty(n_pre_last * O)
+    for pc in range(n_pre_last):
+        for o in range(O):
+            out[pc * O + o] = u[pre[H - 1] + pc, o]
+    return out
+
+
+@njit(cache=True)
+def policy_l1(g, H, A, O):
+    """max over policies pi of sum_tau pi(tau) g(tau) for leaf values g >= 0 (the ||.||_inf^p norm of g)."""
+    W = g.copy()
+    count = g.shape[0]
+    for h in range(H - 2, -1, -1):
+        count //= A * O
+        Wn = np.empty(count)
+        for code in range(count):
+            best = -np.inf
+            for a in range(A):
+                s = 0.0
+                base = (code * A + a) * O
+                for o2 in range(O):
+                    s += W[base + o2]
+                if s > best:
+                    best = s
+            Wn[code] = best
+        W = Wn
+    total = 0.0
+    for o in range(W.shape[0]):
+        total += W[o]
+    return total
+
+
+@njit(cache=True)
+def distance_matrix(P, H, A, O):
+    """Pairwise max_pi sum_tau pi(tau) |P_i(tau) - P_j(tau)| over the rows of ``P`` (models x leaves)."""
+    n = P.shape[0]
+    D = np.zeros((n, n))
+    g = np.empty(P.shape[1])
+    for i in range(n):
+        for j in range(i + 1, n):
+            for leaf in range(P.shape[1]):
+                g[leaf] = abs(P[i, leaf] - P[j, leaf])
+            D[i, j] = policy_l1(g, H, A, O)
+            D[j, i] = D[i, j]
+    return D
+
+
+# --- likelihoods -------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _loglik(psi0, ops, obs, act, psi, nxt):
+    """log P(obs | do act) by the normalised forward; indices instead of slices (no views in the inner loop)."""
+    d = psi0.shape[0]
+    for i in range(d):
+        psi[i] = psi0[i]
+    ll = 0.0
+    H = obs.shape[0]
+    for h in range(H):
+        o = obs[h]
+        p = psi[o]
+        if not p > 0.0:
+            return -np.inf
+        ll += np.log(p)
+        if h + 1 < H:
+            a = act[h]
+            for i in range(d):
+                acc = 0.0
+                for j in range(d):
+                    acc += ops[a, o, i, j] * psi[j]
+                nxt[i] = acc / p
+            for i in range(d):
+                psi[i] = nxt[i]
+    return ll
+
+
+@njit(cache=True)
+def loglik_table(psi0s, opss, obs, act):
+    """log P_m(o | do a) of every trajectory under every model: (n_models, n_traj), log-space forward."""
+    n_models, n_traj = psi0s.shape[0], obs.shape[0]
+    d = psi0s.shape[1]
+    out = np.empty((n_models, n_traj))
+    psi, nxt = np.empty(d), np.empty(d)
+    for m in range(n_models):
+        for i in range(n_traj):
+            out[m, i] = _loglik(psi0s[m], opss[m], obs[i], act[i], psi, nxt)
+    return out
+
+
+# --- roll-outs ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _rollout(psi0, ops, policy, explore_step, off, obs, act, psi, nxt):
+    """One episode of ``policy`` with a uniform action at ``explore_step`` (-1: none); uses np.random.
+
+    Returns the leaf code (the node of level H - 1), which indexes :func:`leaf_table` columns.
+    """
+    A, O = ops.shape[0], ops.shape[1]
+    H = obs.shape[0]
+    for i in range(psi0.shape[0]):
+        psi[i] = psi0[i]
+    code = 0
+    for h in range(H):
+        total = 0.0
+        for j in range(O):
+            total += max(psi[j], 0.0)
+        u = np.random.random() * total
+        o, acc = O - 1, 0.0
+        for j in range(O):
+            acc += max(psi[j], 0.0)
+            if u < acc:
+                o = j
+                break
+        code = o if h == 0 else code * O + o
+        if h == explore_step:
+            a = min(int(np.random.random() * A), A - 1)
+        else:
+            a = policy[off[h] + code]
+        obs[h], act[h] = o, a
+        if h + 1 < H:
+            code = code * A + a
+            _apply(ops[a, o], psi, psi[o], nxt)
+            for i in range(psi.shape[0]):
+                psi[i] = nxt[i]
+    return code
+
+
+@njit(cache=True)
+def _horizon(n_nodes, A, O):
+    H = 1
+    while node_offsets(H, A, O)[H] < n_nodes:
+        H += 1
+    return H
+
+
+@njit(cache=True)
+def rollouts(psi0, ops, policy, explore_steps, seed):
+    """Episodes ``i`` of ``policy`` with a uniform action at ``explore_steps[i]``.
+
+    Returns (obs, act) of shape (n, H) and the leaf code of each episode.
+    """
+    np.random.seed(seed)
+    A, O = ops.shape[0], ops.shape[1]
+    n = explore_steps.shape[0]
+    H = _horizon(policy.shape[0], A, O)
+    off = node_offsets(H, A, O)
+    obs = np.empty((n, H), np.int64)
+    act = np.empty((n, H), np.int64)
+    leaf = np.empty(n, np.int64)
+    psi, nxt = np.empty(psi0.shape[0]), np.empty(psi0.shape[0])
+    for i in range(n):
+        leaf[i] = _rollout(psi0, ops, policy, explore_steps[i], off, obs[i], act[i], psi, nxt)
+    return obs, act, leaf
+
+
+@njit(cache=True)
+def leaf_trajectories(H, A, O):
+    """Every leaf as a trajectory (obs, act) of length H (last action 0), in leaf-code order."""
+    n = O ** H * A ** (H - 1)
+    obs = np.zeros((n, H), np.int64)
+    act = np.zeros((n, H), np.int64)
+    for leaf in range(n):
+        code = leaf
+        for h in range(H - 1, -1, -1):
+            obs[leaf, h] = code % O
+            code //= O
+            if h > 0:
+                act[leaf, h - 1] = code % A
+                code //= A
+    return obs, act
+
+
+# --- optimistic maximum likelihood over a class table ------------------------------------------------
+
+@njit(cache=True)
+def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
+    """Confidence set and optimistic tuple of the joint class {(s, t_1..t_N)} (shared s).
+
+    ``ll[n, m]`` and ``vstar[n, m]`` are task n's log-likelihood and optimal value of candidate
+    m = s g_t + t.  The set keeps tuples whose summed log-likelihood is >= max - beta; among them the
+    one maximising the summed optimal value (exact: depth-first search with bound pruning, the
+    first maximiser in lexicographic order).  Returns (optimistic (N,), mle (N,), covered, mask (g_s,)).
+    """
+    N = ll.shape[0]
+    tmax = np.full((g_s, N), -np.inf)
+    targ = np.full((g_s, N), -1, np.int64)
+    vmax = np.full((g_s, N), -np.inf)
+    profile = np.full(g_s, -np.inf)
+    for s in range(g_s):
+        tot = 0.0
+        for n in range(N):
+            for t in range(g_t):
+                m = s * g_t + t
+                if allowed[m]:
+                    if ll[n, m] > tmax[s, n]:
+                        tmax[s, n], targ[s, n] = ll[n, m], t
+                    if vstar[n, m] > vmax[s, n]:
+                        vmax[s, n] = vstar[n, m]
+            tot += tmax[s, n]
+        profile[s] = tot
+    s_hat = 0
+    for s in range(g_s):
+        if profile[s] > profile[s_hat]:
+            s_hat = s
+    threshold = profile[s_hat] - beta
+    slack = PRUNE_REL * (1.0 + abs(threshold))
+    mle = np.empty(N, np.int64)
+    for n in range(N):
+        mle[n] = s_hat * g_t + targ[s_hat, n]
+    mask = profile >= threshold
+
+    best = -np.inf
+    chosen = mle.copy()
+    choice = np.empty(N, np.int64)
+    p_ll = np.zeros(N + 1)
+    p_v = np.zeros(N + 1)
+    rest_ll = np.zeros(N + 1)
+    rest_v = np.zeros(N + 1)
+    for s in range(g_s):
+        if not mask[s]:
+            continue
+        for n in range(N - 1, -1, -1):
+            rest_ll[n] = rest_ll[n + 1] + tmax[s, n]
+            rest_v[n] = rest_v[n + 1] + vmax[s, n]
+        if rest_v[0] < best - 1e-12:
+            continue
+        depth = 0
+        choice[0] = -1
+        while depth >= 0:
+            choice[depth] += 1
+            if choice[depth] >= g_t:
+                depth -= 1
+                continue
+            m = s * g_t + choice[depth]
+            if not allowed[m]:
+                continue
+            lsum = p_ll[depth] + ll[depth, m]
+            vsum = p_v[depth] + vstar[depth, m]
+            if lsum + rest_ll[depth + 1] < threshold - slack or vsum + rest_v[depth + 1] < best - 1e-12:
+                continue
+            if depth == N - 1:
+                if lsum >= threshold and vsum > best:
+                    best = vsum
+                    for n in range(N):
+                        chosen[n] = s * g_t + choice[n]
+                continue
+            p_ll[depth + 1] = lsum
+            p_v[depth + 1] = vsum
+            depth += 1
+            choice[depth] = -1
+
+    covered = True
+    s_true = -1
+    tot = 0.0
+    for n in range(N):
+        ti = true_index[n]
+        if ti < 0 or (s_true >= 0 and ti // g_t != s_true) or not allowed[ti]:
+            covered = False
+            break
+        s_true = ti // g_t
+        tot += ll[n, ti]
+    covered = covered and tot >= threshold
+    return chosen, mle, covered, mask
+
+
+@njit(cache=True)
+def single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
+    """One class per task: the same rule task by task.  Returns (optimistic, mle, covered, mask (N, g_s))."""
+    N, M = ll.shape
+    chosen = np.zeros(N, np.int64)
+    mle = np.zeros(N, np.int64)
+    mask = np.zeros((N, g_s), np.bool_)
+    covered = True
+    for n in range(N):
+        first = -1
+        for m in range(M):
+            if allowed[m] and (first < 0 or ll[n, m] > ll[n, first]):
+                first = m
+        mle[n] = first
+        threshold = ll[n, first] - beta
+        best, pick = -np.inf, first
+        for m in range(M):
+            if allowed[m] and ll[n, m] >= threshold:
+                mask[n, m // g_t] = True
+                if vstar[n, m] > best:
+                    best, pick = vstar[n, m], m
+        chosen[n] = pick
+        ti = true_index[n]
+        if ti < 0 or not allowed[ti] or not ll[n, ti] >= threshold:
+            covered = False
+    return chosen, mle, covered, mask
+
+
+@njit(cache=True)
+def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, policies, vstar, vtrue, vopt, joint,
+             beta, n_iter, seed):
+    """Optimistic MLE over a class table, on N tasks at once (joint: shared s, UMT-PSR) or task by task.
+
+    ``leaf_ll[m, leaf]`` is candidate m's log-likelihood of each leaf trajectory (from
+    :func:`loglik_table` on :func:`leaf_trajectories`): a trajectory's likelihood depends on its
+    leaf only.  Iteration k: confidence set from the data of iterations < k, optimistic candidate per
+    task, its optimal policy ``policies[n, m]``; then H exploration episodes per task (uniform action
+    at step h = 0..H-1) added to the log-likelihood table.  ``vstar[n, m]`` is the optimistic value of
+    candidate m, ``vtrue[n, m]`` the true value of its policy, ``vopt[n]`` the true optimum.  Records
+    k = 0..n_iter (the last after all data): gap = vstar - vtrue (>= subopt when the truth is in the
+    set), subopt of the optimistic policy and of the MLE's policy, coverage, and the number of
+    plausible shared values (mean over tasks for separate classes).  Also returns the final per-task
+    mask of plausible shared values (N, g_s) and the log-likelihood table (N, M).
+    """
+    np.random.seed(seed)
+    N, M = vstar.shape
+    A, O = true_ops.shape[1], true_ops.shape[2]
+    H = _horizon(policies.shape[2], A, O)
+    off = node_offsets(H, A, O)
+    d = true_psi0.shape[1]
+    ll = np.zeros((N, M))
+    for m in range(M):
+        if not allowed[m]:
+            for n in range(N):
+                ll[n, m] = -np.inf
+    gap = np.empty((n_iter + 1, N))
+    subopt = np.empty((n_iter + 1, N))
+    subopt_mle = np.empty((n_iter + 1, N))
+    covered = np.empty(n_iter + 1, np.bool_)
+    n_shared = np.empty(n_iter + 1)
+    final_mask = np.zeros((N, g_s), np.bool_)
+    obs = np.empty(H, np.int64)
+    act = np.empty(H, np.int64)
+    psi, nxt = np.empty(d), np.empty(d)
+    for k in range(n_iter + 1):
+        if joint:
+            chosen, mle, cov, mask = joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index)
+            n_shared[k] = mask.sum()
+            for n in range(N):
+                final_mask[n] = mask
+        else:
+            chosen, mle, cov, masks = single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index)
+            n_shared[k] = masks.sum() / N
+            final_mask[:] = masks
+        covered[k] = cov
+        for n in range(N):
+            gap[k, n] = vstar[n, chosen[n]] - vtrue[n, chosen[n]]
+            subopt[k, n] = vopt[n] - vtrue[n, chosen[n]]
+            subopt_mle[k, n] = vopt[n] - vtrue[n, mle[n]]
+        if k == n_iter:
+            break
+        for n in range(N):
+            for h in range(H):
+                leaf = _rollout(true_psi0[n], true_ops[n], policies[n, chosen[n]], h, off, obs, act, psi, nxt)
+                for m in range(M):
+                    if allowed[m]:
+                        ll[n, m] += leaf_ll[m, leaf]
+    return gap, subopt, subopt_mle, covered, n_shared, final_mask, ll
