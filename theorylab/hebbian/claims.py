@@ -300,6 +300,13 @@ def _same_learning_threshold(ds: xr.Dataset):
 
 # --- cost and loss -------------------------------------------------------------------------------------
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation, 0 when either series is constant (no co-movement to speak of)."""
+    a, b = a - a.mean(), b - b.mean()
+    norm = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / norm if norm > 0 else 0.0
+
+
 def _loss_follows_cost(ds: xr.Dataset):
     N = int(ds.attrs["n_neurons"])
     K = ds.sizes["pattern"]
@@ -311,7 +318,7 @@ def _loss_follows_cost(ds: xr.Dataset):
     worst_rise = float(rises.max()) if rises.size else -np.inf
     flat = cost.transpose("sweep", ...).values.reshape(burn + 1, -1)
     flat_loss = loss.transpose("sweep", ...).values.reshape(burn + 1, -1)
-    rho = np.array([np.corrcoef(c, l)[0, 1] for c, l in zip(flat.T, flat_loss.T)])
+    rho = np.array([_correlation(c, l) for c, l in zip(flat.T, flat_loss.T)])
     drop = (flat_loss[0] - flat_loss[-1]).min()
     # end point against the self-consistency: K amplitudes, each within its band
     lam = ds.lambda_max.where(np.isfinite(ds.lambda_max), 0.0)

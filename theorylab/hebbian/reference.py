@@ -14,12 +14,17 @@ import math
 import numpy as np
 
 
-def coupling_matrix(V: np.ndarray) -> np.ndarray:
-    """Integer Hebbian matrix sum_p v_i^p v_j^p with zero diagonal (multiply by c for J)."""
+def coupling_matrix(V: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """Integer Hebbian matrix sum_p v_i^p v_j^p with zero diagonal (multiply by c for J).
+
+    ``dtype`` lets large benchmarks store it compactly; the entries must fit (checked).
+    """
     V = np.asarray(V, dtype=np.int64)
     J = V @ V.T
     np.fill_diagonal(J, 0)
-    return J
+    if np.abs(J).max(initial=0) > np.iinfo(dtype).max:
+        raise ValueError(f"dtype must hold the coupling entries (max {np.abs(J).max()} > {np.iinfo(dtype).max})")
+    return J.astype(dtype, copy=False)
 
 
 def run_dynamics(V, group, xi, sigma, scale, beta, zero_temperature, n_sweeps, seed, J=None):

@@ -189,9 +189,13 @@ def solve(d: float, M: int, r: float, K: int, beta: float, n0, *, damping: float
         if np.abs(step).max() < tol:
             break
     if not math.isinf(beta):
-        root = optimize.root(lambda x: sc_map(x, grid, beta)[0] - x, n,
-                             jac=lambda x: jacobian(x, grid, beta) - np.eye(K), method="hybr", tol=1e-14)
-        if root.success and np.abs(root.x - n).max() < 1e-3:
+        def excess(x):
+            return sc_map(x, grid, beta)[0] - x
+
+        root = optimize.root(excess, n, jac=lambda x: jacobian(x, grid, beta) - np.eye(K), method="hybr",
+                             tol=1e-14)
+        # keep the polished point only if it is a better root nearby (not a jump to another branch)
+        if np.abs(root.x - n).max() < 1e-3 and np.abs(excess(root.x)).max() < np.abs(excess(n)).max():
             n = root.x
     return _finish(n, grid, beta, M)
 

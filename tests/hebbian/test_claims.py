@@ -1,0 +1,137 @@
+"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+
+import numpy as np
+import pytest
+
+from theorylab.core import registry
+
+EXPERIMENTS = registry.experiments("hebbian")
+CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
+
+
+def test_every_claim_is_attached_to_an_experiment_and_labelled():
+    from theorylab.hebbian.claims import CLAIMS
+
+    attached = {claim.id for _, claim in CASES}
+    assert {c.id for c in CLAIMS} == attached
+    for c in CLAIMS:
+        assert c.id.startswith("hebbian.")
+        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
+    result = claim.evaluate(quick_dataset(experiment))
+    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance}) {result.detail}"
+
+
+def _copy(ds):
+    return ds.copy(deep=True)
+
+
+def _square_root_law(ds):
+    """Amplitudes (1 - d) d^((k-1)/2): a plausible wrong exponent."""
+    out = _copy(ds)
+    k = out["rank"] - 1
+    out["m_sorted"] = ((1 - out.dilution) * out.dilution ** (k / 2)).broadcast_like(out.m_sorted).transpose(
+        *ds.m_sorted.dims)
+    return out
+
+
+def _biased_mean_field(ds):
+    """A mean field 3% off (e.g. a normalisation R missing from the fields)."""
+    out = _copy(ds)
+    out["m_mean_field"] = 0.97 * out.m_mean_field
+    return out
+
+
+def _single_pattern_theory(ds):
+    """A theory that ignores multitasking: only the cued archetype retrieved."""
+    out = _copy(ds)
+    out["m_theory"] = out.m_theory.where(out["rank"] == 1, 0.0)
+    return out
+
+
+def _dilution_reversed(ds):
+    """Results filed under the wrong dilution (axis reversed)."""
+    out = _copy(ds)
+    for name in ("m_sorted", "m_theory", "d_parallel"):
+        out[name] = ds[name].isel(dilution=slice(None, None, -1)).assign_coords(dilution=ds.dilution.values)
+    return out
+
+
+def _boundary_shifted(ds):
+    """A parallel boundary 0.2 too high (e.g. computed for noiseless examples at lower temperature)."""
+    out = _copy(ds)
+    out["d_parallel"] = out.d_parallel + 0.2
+    return out
+
+
+def _unsupervised_shifted(ds):
+    """Unsupervised results one dilution step off."""
+    out = _copy(ds)
+    uns = ds.m_sorted.sel(protocol="unsupervised")
+    out["m_sorted"].loc[{"protocol": "unsupervised"}] = uns.roll(dilution=1).values
+    return out
+
+
+def _only_cued_retrieved(ds):
+    """Monte Carlo that never raises the uncued archetypes (a network without multitasking)."""
+    out = _copy(ds)
+    out["m_sorted"] = ds.m_sorted.where(ds["rank"] == 1, 0.0)
+    return out
+
+
+def _theory_accuracy_shifted(ds):
+    """The exact accuracy filed one example count off."""
+    out = _copy(ds)
+    out["theory_accuracy"] = ds.theory_accuracy.roll(n_examples=1)
+    return out
+
+
+def _unsupervised_accuracy_shifted(ds):
+    """Unsupervised accuracies one example count late (a network that needs more data)."""
+    out = _copy(ds)
+    uns = ds.accuracy.sel(protocol="unsupervised")
+    out["accuracy"].loc[{"protocol": "unsupervised"}] = uns.shift(n_examples=1).fillna(0.5).values
+    return out
+
+
+def _loss_reversed(ds):
+    """Loss recorded backwards in time."""
+    out = _copy(ds)
+    out["loss"] = ds.loss.isel(sweep=slice(None, None, -1)).assign_coords(sweep=ds.sweep.values)
+    return out
+
+
+def _size_independent_bias(ds):
+    """Errors that do not shrink with N: a fixed offset of 0.02 on every amplitude."""
+    out = _copy(ds)
+    out["m_sorted"] = (ds.m_theory + 0.02).broadcast_like(ds.m_sorted).transpose(*ds.m_sorted.dims)
+    return out
+
+
+# a plausible wrong answer for each claim: a wrong exponent, a biased comparator, a mislabelled axis
+NEGATIVE = {
+    "hebbian.power-law": _square_root_law,
+    "hebbian.mc-vs-mean-field": _biased_mean_field,
+    "hebbian.mc-vs-self-consistency": _single_pattern_theory,
+    "hebbian.hierarchical-to-parallel": _dilution_reversed,
+    "hebbian.parallel-threshold": _boundary_shifted,
+    "hebbian.supervised-equals-unsupervised": _unsupervised_shifted,
+    "hebbian.phase-diagram": _only_cued_retrieved,
+    "hebbian.snr-accuracy": _theory_accuracy_shifted,
+    "hebbian.same-learning-threshold": _unsupervised_accuracy_shifted,
+    "hebbian.loss-follows-cost": _loss_reversed,
+    "hebbian.finite-size-scaling": _size_independent_bias,
+}
+
+
+def test_every_claim_has_a_negative_control():
+    assert {c.id for _, c in CASES} == set(NEGATIVE)
+
+
+@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
+def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
+    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
+    assert not claim.evaluate(corrupted).passed
