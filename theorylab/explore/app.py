@@ -277,7 +277,9 @@ class StudyPage(pn.viewable.Viewer):
         )
         main = pn.Column(
             pn.Row(self.progress, self.status), self.error, self.command,
-            pn.Row(self.figures, pn.Column(pn.pane.Markdown("#### Claims", margin=(0, 10)), self.claims)),
+            # claims beside the figures, or under them when the window is too narrow
+            pn.FlexBox(self.figures, pn.Column(pn.pane.Markdown("#### Claims", margin=(0, 10)), self.claims),
+                       flex_wrap="wrap", sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
         return pn.Column(_header(self.study), pn.Row(sidebar, main, sizing_mode="stretch_width"),
@@ -360,7 +362,8 @@ def landing_page() -> pn.viewable.Viewable:
             parts.append(pn.pane.Markdown(f"## {study}\n\nNo page: {problem}", margin=(0, 10)))
             continue
         lines = [f"## [{study}](/{study})", "", "| experiment | description |", "|---|---|"]
-        lines += [f"| `{e.name}` | {e.description.replace('|', '/')} |" for e in exps]
+        lines += [f"| [`{e.name}`](/{study}?experiment={e.name}) | {e.description.replace('|', '/')} |"
+                  for e in exps]
         try:
             claims = registry.study_module(study, "claims").CLAIMS
         except Exception as err:
@@ -374,7 +377,11 @@ def landing_page() -> pn.viewable.Viewable:
 
 def study_page(study: str, *, scale: str = "quick", cache: str | None = None,
                experiment: str | None = None) -> StudyPage:
-    """A study's page; it starts computing once shown (in a server session or a notebook)."""
+    """A study's page; it starts computing once shown (in a server session or a notebook).
+    In a server session ``?experiment=NAME`` in the URL selects the experiment."""
+    asked = [a.decode() for a in pn.state.session_args.get("experiment", [])] if pn.state.curdoc else []
+    if experiment is None and asked and asked[0] in {e.name for e in registry.experiments(study)}:
+        experiment = asked[0]
     page = StudyPage(study, scale=scale, cache=cache, experiment=experiment)
     pn.state.onload(page.refresh)
     return page
