@@ -9,7 +9,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from theorylab.core.plotting import figure
 from theorylab.psr.claims import OMLE, UMT, episodes_to_epsilon, one_seed
@@ -17,14 +16,6 @@ from theorylab.psr.claims import OMLE, UMT, episodes_to_epsilon, one_seed
 LEARNER_STYLE = {UMT: ("#1f77b4", "UMT-PSR (joint class)"), OMLE: ("#d62728", "OMLE per task")}
 FAMILY_STYLE = {"transition": ("-", "common transition"), "emission": ("--", "common emission")}
 LEVEL_NAME = {"transition": "alpha", "emission": "p"}   # the task-specific parameter of each family
-
-
-def _plain_log_y(ax) -> None:
-    """Log y axis labelled with plain decimals (0.001, 0.002, 0.005) instead of 2 x 10^-3."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _bootstrap_crossings(gap: xr.DataArray, episodes: np.ndarray, eps: float, n_boot: int = 200,
@@ -96,7 +87,7 @@ def fig_bracketing(ds: xr.Dataset) -> plt.Figure:
             ax.plot(f.shared_pair, f.neighbor_distance.isel(level=j), ls=ls, color=plt.get_cmap("tab10")(j),
                     label=f"{label}, {LEVEL_NAME[str(family)]} = {level:g}")
         ax.axhline(float(f.separation), ls=ls, color="0.5", lw=0.8)
-    _plain_log_y(ax)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("shared parameter (p or alpha)")
     ax.set_ylabel(r"$\|P_{s,t} - P_{s+1,t}\|_\infty^p$")
     ax.set_title("neighbouring candidates (grey: separation)")

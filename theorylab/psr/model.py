@@ -165,8 +165,8 @@ def run_learner(table: ClassTable, tasks: Tasks, allowed: np.ndarray, joint: boo
 class FamilyParams(Params):
     family: str = param("transition", "shared structure: common transition kernel or common emission (core tests)",
                         choices=tuple(FAMILIES))
-    horizon: int = param(4, "episode length H", ge=2, le=5)
-    shared_points: int = param(351, "grid points g_s of the shared parameter", ge=2, le=2001)
+    horizon: int = param(4, "episode length H", ge=2, le=5, unit="steps")
+    shared_points: int = param(351, "grid points g_s of the shared parameter", ge=2, le=2001, unit="points")
     shared_low: float = param(0.6, "lowest shared parameter value (p or alpha)", gt=0.5, lt=1)
     shared_high: float = param(0.95, "highest shared parameter value (p or alpha)", gt=0.5, lt=1)
     task_levels: tuple[float, ...] = param((0.7, 0.8, 0.9), "task-specific parameter values (alpha or p), g_t of them",
@@ -200,7 +200,7 @@ def _class_coords(table: ClassTable, family: str) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class BracketingParams(FamilyParams):
-    max_tasks: int = param(16, "largest number of tasks N", ge=1, le=1000)
+    max_tasks: int = param(16, "largest number of tasks N", ge=1, le=1000, unit="tasks")
     etas: tuple[float, ...] = param((1e-4, 0.01, 0.03, 0.1), "bracket widths eta (||.||_inf^p norm)", gt=0, le=2)
 
     def check(self) -> None:
@@ -267,12 +267,12 @@ def simulate_bracketing(params: BracketingParams, seed: int) -> xr.Dataset:
 class TaskParams(FamilyParams):
     shared_true: float = param(0.8, "true shared parameter (snapped to the grid)", gt=0.5, lt=1)
     switch_cost: float = param(0.2, "bonus c for not switching (reward (1{o = goal} + c 1{a = 0}) / (1 + c))",
-                               ge=0, le=10)
+                               ge=0, le=10, unit="return")
     delta: float = param(0.1, "confidence level delta of beta = log(|class| / delta)", gt=0, lt=1)
     beta_scale: float = param(1.0, "multiplier of the confidence radius beta (1 = the union-bound value)",
                               gt=0, le=100)
     epsilon: float = param(0.05, "target accuracy of the episodes-to-epsilon readout (no effect on the runs)",
-                           gt=0, le=1)
+                           gt=0, le=1, unit="return")
 
     def check(self) -> None:
         super().check()
@@ -291,10 +291,11 @@ def task_layout(n_tasks: int, g_t: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclasses.dataclass(frozen=True)
 class UpstreamParams(TaskParams):
-    tasks: int = param(4, "number of upstream tasks N", ge=1, le=12)
+    tasks: int = param(4, "number of upstream tasks N", ge=1, le=12, unit="tasks")
     learner: str = param("umt-psr", "umt-psr (joint class, shared parameter) or omle (one class per task)",
                          choices=tuple(LEARNERS))
-    iterations: int = param(600, "iterations K (H exploration episodes per task each)", ge=1, le=100_000)
+    iterations: int = param(600, "iterations K (H exploration episodes per task each)", ge=1, le=100_000,
+                            unit="iterations")
 
     def check(self) -> None:
         super().check()
@@ -365,9 +366,10 @@ def simulate_upstream(params: UpstreamParams, seed: int) -> xr.Dataset:
 
 @dataclasses.dataclass(frozen=True)
 class DownstreamParams(TaskParams):
-    upstream_tasks: int = param(8, "upstream tasks N", ge=1, le=12)
-    upstream_iterations: int = param(200, "upstream UMT-PSR iterations", ge=0, le=100_000)
-    iterations: int = param(600, "downstream iterations K (H episodes each)", ge=1, le=100_000)
+    upstream_tasks: int = param(8, "upstream tasks N", ge=1, le=12, unit="tasks")
+    upstream_iterations: int = param(200, "upstream UMT-PSR iterations", ge=0, le=100_000, unit="iterations")
+    iterations: int = param(600, "downstream iterations K (H episodes each)", ge=1, le=100_000,
+                            unit="iterations")
     target_level: int = param(0, "index of the target's task-specific level in task_levels", ge=0, le=100)
     target_goal: int = param(1, "goal observation of the target's reward", ge=0, le=1)
     target_shift: int = param(0, "target shared parameter minus the upstream one, in grid steps (0: similar)",
