@@ -191,7 +191,8 @@ class FamilyParams(Params):
 def _class_coords(table: ClassTable, family: str) -> dict:
     shared_name, level_name = ("transition success p", "emission accuracy alpha") if family == "transition" \
         else ("emission accuracy alpha", "transition success p")
-    return {"shared": ("shared", table.shared, {"units": "probability", "long_name": f"shared parameter ({shared_name})"}),
+    return {"shared": ("shared", table.shared,
+                       {"units": "probability", "long_name": f"shared parameter ({shared_name})"}),
             "level": ("level", table.levels, {"units": "probability",
                                               "long_name": f"task-specific parameter ({level_name})"})}
 
@@ -315,7 +316,8 @@ def _curves(gap, subopt, subopt_mle, covered, n_shared) -> dict:
         "gap": (("iteration",), gap.mean(axis=1),
                 {"long_name": "optimistic gap V_bar(pi) - V(pi), mean over tasks", "units": "return"}),
         "subopt": (("iteration",), subopt.mean(axis=1),
-                   {"long_name": "suboptimality V* - V(pi) of the optimistic policy, mean over tasks", "units": "return"}),
+                   {"long_name": "suboptimality V* - V(pi) of the optimistic policy, mean over tasks",
+                    "units": "return"}),
         "subopt_mle": (("iteration",), subopt_mle.mean(axis=1),
                        {"long_name": "suboptimality of the MLE's optimal policy, mean over tasks", "units": "return"}),
         "covered": (("iteration",), covered, {"long_name": "every true model in the confidence set"}),
@@ -420,7 +422,8 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
             "log_class_size": (("learner",), [sizes[n] for n in names],
                                {"long_name": "log size of the target class"}),
             "upstream_shared": ((), int(shared_set.sum()),
-                                {"long_name": "shared values plausible after upstream learning", "units": "grid points"}),
+                                {"long_name": "shared values plausible after upstream learning",
+                                 "units": "grid points"}),
             "upstream_covered": ((), bool(up_covered[-1]),
                                  {"long_name": "upstream truth in the final upstream confidence set"}),
             "target_in_class": ((), bool(restricted[target.true_index[0]]),
