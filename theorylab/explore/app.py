@@ -219,7 +219,10 @@ class StudyPage(pn.viewable.Viewer):
         future = asyncio.wrap_future((self._executor or worker_pool()).submit(compute.run, job))
         while not future.done():
             await asyncio.wait({future}, timeout=POLL)
-            self.progress.value = sum(f.exists() for f in files)
+            done = sum(f.exists() for f in files)
+            if done != self.progress.value:
+                self.progress.value = done
+                self.status.object = f"Computing: {done} of {len(files)} task(s) done ..."
         try:
             outcome = future.result()
         except Exception as err:
