@@ -61,7 +61,7 @@ def fig_hierarchy(ds: xr.Dataset) -> plt.Figure:
         dd = np.linspace(d[below].min(), d_K, 50)
         bx.plot(dd, dd ** k, "--", color=c, lw=0.9)
     ax.axvline(d_K, color="0.4", ls=":", lw=1)
-    ax.text(d_K + 0.01, 0.92, r"$d_K$", color="0.3", fontsize=8)
+    ax.text(d_K + 0.01, 0.55, r"$d_K$", color="0.3", fontsize=8)
     ax.set_xlabel("dilution d = P(entry blank)")
     ax.set_ylabel(r"Mattis magnetization $|m_k|$")
     handles = ax.get_legend_handles_labels()[0] + [
@@ -148,6 +148,8 @@ def fig_phase_diagram(ds: xr.Dataset) -> plt.Figure:
     order = np.argsort(1 / ds.temperature.values)
     ax.plot(d_par.values[order], 1 / ds.temperature.values[order], "k--", lw=1.2)
     ax.set_yscale("log")
+    ax.set_yticks(betas, [f"{b:g}" for b in betas])
+    ax.yaxis.set_minor_locator(plt.NullLocator())
     ax.set_ylim(edges(betas, True)[0], edges(betas, True)[-1])
     ax.set_xlim(edges(ds_d, False)[0], edges(ds_d, False)[-1])
     ax.set_xlabel("dilution d")
@@ -206,33 +208,41 @@ def fig_learning(ds: xr.Dataset) -> plt.Figure:
 
 
 def fig_relaxation(ds: xr.Dataset) -> plt.Figure:
-    """Cost function and sum-squared loss along the dynamics from a random state (K = 3, d = 0.3, M = 15,
-    r = 0.8; seed 0, every replica). Top: the cost per neuron H/N; bottom: the sum-squared loss
-    sum_k min_+- |xi^k -+ sigma|^2 / (2N) on the archetypes; left: zero-temperature sign dynamics, right:
-    beta = 20; solid: supervised, dotted: unsupervised (same data and start); dashed grey: the values at the
-    self-consistent solution. The cost never rises at T = 0 and the loss falls with it to its value at the
-    minimum."""
-    temps = ds.temperature.values
-    fig, axes = figure(2, temps.size, figsize=(4.0 * temps.size, 4.6), sharex=True, sharey="row")
-    axes = np.asarray(axes).reshape(2, temps.size)
+    """Cost function and sum-squared loss along the dynamics from a random state (K = 3, M = 15, r = 0.8;
+    seed 0, every replica). Top: cost per neuron H/N; bottom: sum-squared loss on the archetypes,
+    sum_k min_+- |xi^k -+ sigma|^2 / (2N); left: mild dilution d = 0.3 (hierarchical), right: strong
+    dilution d = 0.8 (parallel); blue: zero-temperature sign dynamics, orange: beta = 20; solid: supervised,
+    dotted: unsupervised (same data and start); grey dashed: the values at the self-consistent solution
+    (beta = 20). The cost never rises at T = 0. In the parallel regime the loss falls with the cost to its
+    minimum; in the hierarchical regime a run can pass through mixtures with lower loss than the cost
+    minimum it ends in."""
+    dils = ds.dilution.values
+    fig, axes = figure(2, dils.size, figsize=(4.0 * dils.size, 4.8), sharex=True)
+    axes = np.asarray(axes).reshape(2, dils.size)
     sub = ds.isel(seed=0)
-    for j, T in enumerate(temps):
-        run = sub.sel(temperature=T)
-        for prot, ls in (("supervised", "-"), ("unsupervised", ":")):
-            for rep in run.replica.values:
-                r = run.sel(protocol=prot, replica=rep)
-                axes[0, j].plot(run.sweep, r.cost, ls=ls, color=RANK_COLORS[rep % 5], lw=1)
-                axes[1, j].plot(run.sweep, r.loss, ls=ls, color=RANK_COLORS[rep % 5], lw=1)
-        axes[0, j].axhline(float(run.cost_theory.isel(protocol=0)), color="0.5", ls="--", lw=1)
-        axes[1, j].axhline(float(run.loss_theory.isel(protocol=0)), color="0.5", ls="--", lw=1)
-        axes[0, j].set_title("zero temperature (sign dynamics)" if T == 0 else rf"$\beta = {1 / T:g}$ (Glauber)")
+    colors = {0.0: "#1f77b4"}
+    for j, d in enumerate(dils):
+        for T in ds.temperature.values:
+            run = sub.sel(dilution=d, temperature=T)
+            color = colors.get(float(T), "#ff7f0e")
+            for prot, ls in (("supervised", "-"), ("unsupervised", ":")):
+                for rep in run.replica.values:
+                    r = run.sel(protocol=prot, replica=rep)
+                    axes[0, j].plot(run.sweep, r.cost, ls=ls, color=color, lw=0.9, alpha=0.8)
+                    axes[1, j].plot(run.sweep, r.loss, ls=ls, color=color, lw=0.9, alpha=0.8)
+        warm = sub.sel(dilution=d).isel(temperature=-1, protocol=0)
+        axes[0, j].axhline(float(warm.cost_theory), color="0.4", ls="--", lw=1)
+        axes[1, j].axhline(float(warm.loss_theory), color="0.4", ls="--", lw=1)
+        axes[0, j].set_title(f"d = {d:g} ({str(warm.regime_theory.values)} at beta = {1 / float(warm.temperature):g})")
         axes[1, j].set_xlabel("Monte-Carlo time (sweeps of N updates)")
-        axes[0, j].set_xscale("symlog", linthresh=1)
+        axes[1, j].set_xscale("symlog", linthresh=1)
     axes[0, 0].set_ylabel("cost per neuron H / N")
     axes[1, 0].set_ylabel("sum-squared loss")
-    axes[0, 0].legend(handles=[Line2D([], [], color="k", label="supervised"),
-                               Line2D([], [], color="k", ls=":", label="unsupervised"),
-                               Line2D([], [], color="0.5", ls="--", label="self-consistency")], fontsize=7)
+    axes[0, -1].legend(handles=[Line2D([], [], color="#1f77b4", label="T = 0"),
+                                Line2D([], [], color="#ff7f0e", label=r"$\beta = 20$"),
+                                Line2D([], [], color="k", label="supervised"),
+                                Line2D([], [], color="k", ls=":", label="unsupervised"),
+                                Line2D([], [], color="0.4", ls="--", label="self-consistency")], fontsize=7)
     return fig
 
 
