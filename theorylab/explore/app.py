@@ -21,6 +21,7 @@ import time
 import webbrowser
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import panel as pn
@@ -96,7 +97,7 @@ class StudyPage(pn.viewable.Viewer):
         self.claims = pn.pane.HTML("", width=420, css_classes=["explore-claims"])
         self.widgets: dict[str, pn.widgets.Widget] = {}
         self._wanted: compute.Job | None = None   # the state to show
-        self._files: list = []                    # cache files of the wanted state's tasks
+        self._files: list[Path] = []              # cache files of the wanted state's tasks
         self._shown: compute.Job | None = None    # the state on screen
         self._running = False
         self._quiet = False                       # mutes change events while the page sets widgets itself
@@ -211,7 +212,7 @@ class StudyPage(pn.viewable.Viewer):
             self._running = False
             self.progress.visible = False
 
-    async def _run(self, job: compute.Job, files: list) -> None:
+    async def _run(self, job: compute.Job, files: list[Path]) -> None:
         cached = sum(f.exists() for f in files)
         self.progress.param.update(max=max(len(files), 1), value=cached, active=True, visible=True)
         self.status.object = f"Computing {len(files)} task(s), {cached} cached ..."

@@ -3,10 +3,9 @@
 The field's type and its :func:`~theorylab.core.params.param` metadata choose the
 widget: choices -> select (several choices for a tuple), bool -> checkbox, other
 tuples -> comma-separated text, int and float -> an editable slider (a slider
-plus a number box).  The slider's hard
-bounds are the allowed range; exclusive bounds (``gt``/``lt``) stay reachable on
-purpose, so that moving onto them shows the validation message instead of
-silently clamping.  Cross-field rules (``Params.check``) are not encoded here:
+plus a number box).  The slider's hard bounds are the allowed range; exclusive
+bounds (``gt``/``lt``) stay reachable on purpose, so that moving onto them shows
+the validation message instead of silently clamping.  Cross-field rules (``Params.check``) are not encoded here:
 the page shows their ``ValueError`` when a combination is bad.
 """
 
@@ -42,7 +41,7 @@ def help_text(cls: type[Params], name: str) -> str:
     """The field's description and allowed range, shown under its widget."""
     meta = cls.metadata(name)
     text = f"{meta['doc']} ({describe_range(meta)})"
-    if _kind(cls, name)[0]:
+    if _kind(cls, name)[0] and meta["choices"] is None:
         text += "; comma-separated"
     return text
 
