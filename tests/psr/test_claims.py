@@ -114,6 +114,18 @@ NEGATIVE = {
 }
 
 
+def test_bracketing_claim_fails_when_the_cover_merges_points_below_the_separation(quick_dataset):
+    """The exact count rests on the separation; an independent greedy cover that merges two shared values at
+    an eta below it contradicts that and must fail the claim."""
+    from theorylab.psr.claims import CLAIMS
+
+    claim = next(c for c in CLAIMS if c.id == "psr.bracketing-joint-vs-product")
+    ds = quick_dataset("psr/bracketing")
+    out = _copy(ds)
+    out["shared_groups"] = out.shared_groups.where(~out.exact, out.shared_groups - 1)
+    assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
+
+
 def test_every_claim_has_a_negative_control():
     assert {c.id for _, c in CASES} == set(NEGATIVE)
 
