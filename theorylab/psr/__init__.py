@@ -7,7 +7,8 @@ tasks is measured by its eta-bracketing number, (ii) the upstream algorithm UMT-
 near-optimal policies for all tasks and multi-task learning pays off when the joint class
 has a smaller bracketing number than the product of the single-task classes, and (iii) a
 downstream learner that exploits the upstream PSRs through a similarity constraint is
-more sample-efficient than learning the target from scratch.  Only the abstract (and the
+sample-efficient and provably finds a near-optimal policy for the target (a comparison
+with learning the target from scratch is our reading).  Only the abstract (and the
 public reviews) could be read, so the exact theorems are not restated here; what is
 simulated is the smallest model family on which those statements can be checked.
 
