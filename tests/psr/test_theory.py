@@ -20,7 +20,7 @@ def test_class_sizes_and_radii_closed_forms():
     for n in range(2, 20):
         assert theory.log_joint_size(351, 3, n) < theory.log_product_size(351, 3, n)
     # per-task radius of the joint learner tends to log g_t
-    assert theory.per_task_radius(351, 3, 10 ** 6, 0.1, True) == pytest.approx(math.log(3), rel=1e-4)
+    assert theory.beta_joint(351, 3, 10 ** 6, 0.1) / 10 ** 6 == pytest.approx(math.log(3), rel=1e-4)
 
 
 def test_crossing_is_exact_on_power_laws():

@@ -54,11 +54,6 @@ def beta_single(g_s: int, g_t: int, n_tasks: int, delta: float) -> float:
     return math.log(g_s * g_t) + math.log(n_tasks / delta)
 
 
-def per_task_radius(g_s: int, g_t: int, n_tasks: int, delta: float, joint: bool) -> float:
-    """beta / N for the joint learner, beta for separate learners: the bound's per-task sample-size factor."""
-    return beta_joint(g_s, g_t, n_tasks, delta) / n_tasks if joint else beta_single(g_s, g_t, n_tasks, delta)
-
-
 # --- readouts ----------------------------------------------------------------------------------------
 
 def crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
