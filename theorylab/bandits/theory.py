@@ -30,7 +30,7 @@ def multitask_beta(t, tasks, rep_dim, lam, log_cov, log_inv_delta):
 
 
 def per_task_bound_scaling(t, tasks, rep_dim, lam, log_cov, log_inv_delta):
-    """sqrt(T k log(1 + T/(lam k)) beta_T / M) / sqrt(M): the per-task regret scale of the M-head bound.
+    """sqrt(T d_E beta_T(M) / M), d_E = k log(1 + T/(lam k)): the per-task regret scale of the M-head bound.
 
     Regret of all M tasks <= C sqrt(M T d_E beta_T) with d_E ~ k log T (elliptical potential);
     divided by M.  Tasks = 1 gives the single-task (independent) bound per task.
