@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from theorylab.bandits.kernels import oful_radius, representation_threshold  # noqa: F401 (re-exported)
-
 
 def log_covering(rep_class: str, candidates: int, dim: int, rep_dim: int, t: np.ndarray | float) -> np.ndarray:
     """log N(Phi, 1/t): log N for a finite class, (d k) log(1 + t) for a d x k parameterised map."""
