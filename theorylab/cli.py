@@ -1,4 +1,4 @@
-"""Command line: ``theorylab list | run | check | reproduce``."""
+"""Command line: ``theorylab list | run | check | reproduce | paper | explore``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from theorylab.core import pipeline, registry
+from theorylab.core import pipeline, registry, report
 from theorylab.core.params import describe_range
 from theorylab.core.store import Store
 from theorylab.core.sweep import dask_client
@@ -103,6 +103,9 @@ def _check(args: argparse.Namespace, render: bool) -> int:
         path = pipeline.write_claims_table(root, study, verdicts)
     if by_study:
         print(f"wrote {path}")
+    if render:
+        for path in report.build(root):
+            print(f"wrote {path}")
     print(f"{failed} claim(s) failed" if failed else "all claims pass")
     return 1 if failed else 0
 
@@ -113,6 +116,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     return _check(args, render=True)
+
+
+def cmd_paper(args: argparse.Namespace) -> int:
+    for path in report.build(Path(args.root) if args.root else registry.project_root()):
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -158,12 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_ in (
             ("check", cmd_check, "evaluate claims and write paper/claims.md"),
-            ("reproduce", cmd_reproduce, "results, figures and claims table for every study")):
+            ("reproduce", cmd_reproduce, "results, figures, claims table and paper/ for every study")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--study", default=None, help="only this study")
         p.add_argument("--root", default=None, help="where figures/ and paper/ go (default: project root)")
         compute_options(p, "paper")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("paper", help="rebuild paper/paper.md and paper.html from sections, figures and claims")
+    p.add_argument("--root", default=None, help="where figures/ and paper/ are (default: project root)")
+    p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("explore", help="interactive parameter explorer in the browser (needs [explore])")
     p.add_argument("study", nargs="?", default=None,

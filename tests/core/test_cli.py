@@ -53,3 +53,17 @@ def test_a_bad_grid_point_fails_before_any_compute(tmp_path, monkeypatch, capsys
     assert main(argv) == 2
     assert "depth must be" in capsys.readouterr().err
     assert not (tmp_path / "cache").exists() and not (tmp_path / "figures").exists()
+
+
+def test_reproduce_writes_figures_claims_and_the_paper(tmp_path, quick_store, capsys):
+    """The main job end to end at quick scale (datasets from the session cache): figures, tables, report."""
+    argv = ["reproduce", "--study", "deeplinear", "--scale", "quick", "--executor", "serial",
+            "--cache", str(quick_store.root), "--root", str(tmp_path)]
+    assert main(argv) == 0
+    assert (tmp_path / "figures" / "deeplinear" / "fig2_deficit_timing.png").exists()
+    assert "**FAIL**" not in (tmp_path / "paper" / "claims" / "deeplinear.md").read_text()
+    html = " ".join((tmp_path / "paper" / "paper.html").read_text().split())  # pandoc wraps lines
+    assert "Critical learning periods" in html and "fig2_deficit_timing.png" in html
+    (tmp_path / "paper" / "paper.html").unlink()
+    assert main(["paper", "--root", str(tmp_path)]) == 0  # the report alone, from the files just written
+    assert (tmp_path / "paper" / "paper.html").exists()

@@ -41,7 +41,7 @@ def root(tmp_path):
 
 
 def test_assemble_reads_sections_figures_and_claims(root):
-    text, bib = report.assemble(root)
+    text, bib = report.assemble(root, root)
     assert text.startswith("---\ntitle: Test report")
     assert f"## The {STUDY} study" in text
     assert f"![**Figure {STUDY}.1** ({FIGURE}). A caption.](../figures/{STUDY}/{FIGURE}.png)" in text
@@ -54,12 +54,12 @@ def test_assemble_reads_sections_figures_and_claims(root):
 
 def test_study_without_checks_says_so(root):
     (root / "paper" / "claims" / f"{STUDY}.md").unlink()
-    text, _ = report.assemble(root)
+    text, _ = report.assemble(root, root)
     assert f"run `theorylab check --study {STUDY}`" in text
 
 
 def test_build_writes_markdown_bib_and_html_with_resolved_citations(root):
-    written = report.build(root)
+    written = report.build(root, root)
     assert [p.name for p in written] == ["paper.md", "paper.bib", "paper.html"]
     html = (root / "paper" / "paper.html").read_text()
     assert "<math" in html  # MathML, no network needed to view
@@ -70,9 +70,18 @@ def test_build_writes_markdown_bib_and_html_with_resolved_citations(root):
 def test_pandoc_failure_is_reported_and_leaves_nothing(root):
     (root / "paper" / "sections" / f"{STUDY}.md").write_text("## Bad\n\nA citation of [@missing].\n")
     md = root / "paper" / "paper.md"
-    md.write_text(report.assemble(root)[0])
+    md.write_text(report.assemble(root, root)[0])
     (root / "paper" / "paper.bib").write_text("@article{broken, title = {unclosed\n")
     with pytest.raises(RuntimeError, match="pandoc failed"):
         report.pandoc_html(md, root / "paper" / "paper.bib", root / "paper" / "paper.html")
     assert not (root / "paper" / "paper.html").exists()
     assert not list((root / "paper").glob(".*.tmp"))
+
+
+def test_outputs_and_sources_may_live_apart(root, tmp_path_factory):
+    """``--root`` elsewhere: figures and claims are read there, intro and sections from the checkout."""
+    out = tmp_path_factory.mktemp("out")
+    (out / "paper" / "claims").mkdir(parents=True)
+    (out / "paper" / "claims" / f"{STUDY}.md").write_text("## x\n\n| `elsewhere` | PASS |\n")
+    text, _ = report.assemble(out, root)
+    assert "Hello." in text and "| `elsewhere` | PASS |" in text and "Figure" not in text

@@ -80,3 +80,14 @@ def test_write_atomic_replaces_whole_file(tmp_path):
     write_atomic(path, b"two")
     assert path.read_bytes() == b"two"
     assert [p.name for p in path.parent.iterdir()] == ["f.txt"]
+
+
+def test_written_files_get_umask_permissions_not_temp_file_ones(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.txt", b"x")
+        path = Store(tmp_path).save("s", "k", xr.Dataset({"v": ("t", [1.0])}))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert path.stat().st_mode & 0o777 == 0o644

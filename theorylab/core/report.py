@@ -1,10 +1,13 @@
 """The reproduction report: ``paper/paper.md`` (+ ``paper.bib``) assembled from files, built to HTML by pandoc.
 
-Sources, all under the project root:
+Hand-written sources, in the project checkout:
 
-* ``paper/intro.md``: title block and introduction (hand-written);
+* ``paper/intro.md``: title block and introduction;
 * ``paper/sections/<study>.md`` and ``<study>.bib``: each study's model, what its paper
-  states and how it is checked (hand-written);
+  states and how it is checked;
+
+and outputs of the pipeline, under the output root (the project root unless ``--root``):
+
 * ``figures/<study>/<figure>.png`` with the caption in ``<figure>.txt`` (rendered by
   ``theorylab reproduce``), in the order the study's experiments list them;
 * ``paper/claims/<study>.md``: the measured checks (written by ``theorylab check``).
@@ -79,9 +82,9 @@ def merge_bibliographies(paths: list[Path]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def assemble(root: Path) -> tuple[str, str]:
-    """(paper.md, paper.bib) text from the files under ``root``."""
-    paper = root / "paper"
+def assemble(root: Path, sources: Path | None = None) -> tuple[str, str]:
+    """(paper.md, paper.bib) text from the outputs under ``root`` and the sources under ``sources``."""
+    paper = (sources or registry.project_root()) / "paper"
     studies = [s for s in registry.studies() if (paper / "sections" / f"{s}.md").exists()]
     parts = [(paper / "intro.md").read_text().strip(), ""]
     for study in studies:
@@ -118,9 +121,9 @@ def pandoc_html(markdown: Path, bibliography: Path, out: Path) -> Path:
     return out
 
 
-def build(root: Path) -> list[Path]:
-    """Write ``paper/paper.md``, ``paper/paper.bib`` and ``paper/paper.html``."""
-    text, bib = assemble(root)
+def build(root: Path, sources: Path | None = None) -> list[Path]:
+    """Write ``paper/paper.md``, ``paper/paper.bib`` and ``paper/paper.html`` under ``root``."""
+    text, bib = assemble(root, sources)
     md, bibfile = root / "paper" / "paper.md", root / "paper" / "paper.bib"
     write_atomic(md, text.encode())
     write_atomic(bibfile, bib.encode())
