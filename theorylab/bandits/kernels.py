@@ -130,6 +130,33 @@ def _true_means(W_true, g, theta, Xi, mus, phi):
     return best
 
 
+@njit(cache=True)
+def _ucb_arm(W, g, Xi, mus, theta, Vinv, rho, phi, err):
+    """OFUL's arm on features g(W x): largest theta . phi + rho ||phi||_{V^-1}.
+
+    Returns (arm, err + sum over arms of (theta . phi - mu)^2); the running sum is passed in so
+    that the prediction error adds up in one fixed order.
+    """
+    pick, top = 0, -np.inf
+    for a in range(Xi.shape[0]):
+        feature(W, g, Xi[a], phi)
+        est = dot(theta, phi)
+        err += (est - mus[a]) ** 2
+        u = est + rho * np.sqrt(quad(Vinv, phi))
+        if u > top:
+            top, pick = u, a
+    return pick, err
+
+
+@njit(cache=True)
+def _ridge_add(Vinv, b, theta, phi, y, tmp):
+    """Add the sample (phi, y) to ridge statistics in place: V^-1 by Sherman-Morrison, b += y phi, theta = V^-1 b."""
+    sherman_morrison(Vinv, phi, tmp)
+    for l in range(phi.shape[0]):
+        b[l] += y * phi[l]
+    matvec(Vinv, b, theta)
+
+
 # --- LinUCB / OFUL on a fixed feature map (known representation, or raw contexts) -------------------
 
 @njit(cache=True)
@@ -167,22 +194,12 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
         err = 0.0
         for i in range(M):
             best = _true_means(W_true, g_true, heads[i], X[i], mus, phi_true)
-            pick, top = 0, -np.inf
-            for a in range(K):
-                feature(W_feat, g_feat, X[i, a], phi)
-                est = dot(theta[i], phi)
-                err += (est - mus[a]) ** 2
-                u = est + rho * np.sqrt(quad(Vinv[i], phi))
-                if u > top:
-                    top, pick = u, a
+            pick, err = _ucb_arm(W_feat, g_feat, X[i], mus, theta[i], Vinv[i], rho, phi, err)
             choices[t, i] = pick
             cum[i] += best - mus[pick]
             y = mus[pick] + sigma * E[i, pick]
             feature(W_feat, g_feat, X[i, pick], phi)
-            sherman_morrison(Vinv[i], phi, tmp)
-            for l in range(p):
-                b[i, l] += y * phi[l]
-            matvec(Vinv[i], b[i], theta[i])
+            _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
         if r < R and rec[r] == t + 1:
             regret[:, r] = cum
             pred_err[r] = err / (M * K)
@@ -277,10 +294,7 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
             yy[i] += y * y
             for j in range(N):
                 feature(cands[j], g, X[i, pick], phi)
-                sherman_morrison(Vinv[i, j], phi, tmp)
-                for l in range(k):
-                    b[i, j, l] += y * phi[l]
-                matvec(Vinv[i, j], b[i, j], theta[i, j])
+                _ridge_add(Vinv[i, j], b[i, j], theta[i, j], phi, y, tmp)
                 loss[i, j] = yy[i] - dot(b[i, j], theta[i, j])
         if r < R and rec[r] == t + 1:
             regret[:, r] = cum
@@ -400,24 +414,14 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
         for i in range(M):
             w = 0 if shared else i
             best = _true_means(W_true, g, heads[i], X[i], mus, phi_true)
-            pick, top = 0, -np.inf
-            for a in range(K):
-                feature(W_hat[w], g, X[i, a], phi)
-                est = dot(theta[i], phi)
-                err += (est - mus[a]) ** 2
-                u = est + rho * np.sqrt(quad(Vinv[i], phi))
-                if u > top:
-                    top, pick = u, a
+            pick, err = _ucb_arm(W_hat[w], g, X[i], mus, theta[i], Vinv[i], rho, phi, err)
             choices[t, i] = pick
             cum[i] += best - mus[pick]
             y = mus[pick] + sigma * E[i, pick]
             Xs[i, t] = X[i, pick]
             Ys[i, t] = y
             feature(W_hat[w], g, X[i, pick], phi)
-            sherman_morrison(Vinv[i], phi, tmp)
-            for l in range(k):
-                b[i, l] += y * phi[l]
-            matvec(Vinv[i], b[i], theta[i])
+            _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
         if r < R and rec[r] == t + 1:
             regret[:, r] = cum
             pred_err[r] = err / (M * K)
