@@ -120,9 +120,8 @@ def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
     return scale * rng.normal(size=(copies, p.rep_dim, p.dim))
 
 
-def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.ndarray):
+def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.ndarray, log_inv_delta: float):
     """(regret (M, R), alive (M, R) or None, prediction error (R,)) of one algorithm."""
-    log_inv_delta = float(np.log(p.tasks / p.delta))   # union over the M tasks
     common = (seed, p.rounds, p.arms, env.W_true, env.g, env.heads, p.noise)
     if algorithm in ("oracle", "raw"):
         W_feat, g_feat = (env.W_true, env.g) if algorithm == "oracle" else (np.eye(p.dim), kernels.G_LINEAR)
@@ -145,13 +144,13 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     p = params
     env = make_environment(p, seed)
     rec = record_rounds(p.rounds, p.n_records)
+    log_inv_delta = float(np.log(p.tasks / p.delta))   # union over the M tasks
     regret, alive, err = [], [], []
     for algo in p.algorithms:
-        r, a, e = _run(p, env, algo, seed, rec)
+        r, a, e = _run(p, env, algo, seed, rec, log_inv_delta)
         regret.append(r)
         alive.append(a.astype(float) if a is not None else np.full(r.shape, np.nan))
         err.append(e)
-    log_inv_delta = float(np.log(p.tasks / p.delta))
     log_cov = theory.log_covering(p.rep_class, p.candidates, p.dim, p.rep_dim, rec)
     regret = np.stack(regret)                                   # (algorithm, task, t)
     data = {
