@@ -68,7 +68,7 @@ def _bound_ratio(ds: xr.Dataset):
         passed &= bool(ratio.mean(axis=0).max() <= 1.0 and s.high <= 0.0)
         rows.append(f"M={int(m)}: ratio at T {float(ratio[:, -1].mean()):.3f}, slope {s.slope:.2f} "
                     f"({s.low:.2f}..{s.high:.2f})")
-    return ("; ".join(rows), "regret / sqrt(T d_E beta_T(M) / M) <= 1 and non-increasing in T",
+    return ("; ".join(rows), "regret / (sigma sqrt(T d_E beta_T(M) / M)) <= 1 and non-increasing in T",
             "max ratio <= 1; upper 95% CI of d log ratio / d log T <= 0", passed,
             f"largest mean ratio {worst:.3f}; beta_T(M) = M k log(1 + T/(lam k)) + 2 (log N + log(M/delta))")
 
@@ -133,7 +133,7 @@ CLAIMS: list[Claim] = [
           "Regret grows like sqrt T: log-log slope of GFUCB's per-task regret over [T/8, T] near 1/2",
           "reconstructed", "finite_class", _sqrt_t),
     Claim("bandits.bound-ratio",
-          "Measured per-task regret stays below the M-head bound's scaling sqrt(T d_E beta_T(M) / M), "
+          "Measured per-task regret stays below the M-head bound's scaling sigma sqrt(T d_E beta_T(M) / M), "
           "and the ratio does not grow with T", "reconstructed", "finite_class", _bound_ratio),
     Claim("bandits.multitask-gain-finite",
           "Finite class: GFUCB's regret per task falls as M grows, per-task representation learning's does not",

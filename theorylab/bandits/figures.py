@@ -67,7 +67,7 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
 
 def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
     """Regret against T on log-log axes. Left: GFUCB's per-task regret for every M (solid) with the M-head
-    bound's scaling sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant, so every curve must stay
+    bound's scaling sigma sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant, so every curve must stay
     below its dashed line); the grey line is slope 1/2. Right: the ratio measured / bound scaling, which
     must not grow with T (seed means; the slope check uses T >= T_max / 8, shaded)."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.4, 3.2))
