@@ -70,6 +70,9 @@ def fig_hierarchy(ds: xr.Dataset) -> plt.Figure:
     ax.legend(handles=handles, fontsize=7, loc="upper right")
     bx.set_xscale("log")
     bx.set_yscale("log")
+    ticks = [t for t in (0.05, 0.1, 0.2, 0.3, 0.4, 0.6) if d.min() <= t < d_K]
+    bx.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    bx.xaxis.set_minor_locator(plt.NullLocator())
     bx.set_xlabel("dilution d")
     bx.set_ylabel(r"$|m_k| / (1 - d)$")
     bx.set_title(r"power law $d^{\,k-1}$ (dashed) for $d < d_K$")

@@ -210,7 +210,14 @@ def cue_start(d: float, r: float, K: int, eps: float = 1e-3) -> np.ndarray:
 
 
 def retrieval(d: float, M: int, r: float, K: int, beta: float) -> Solution:
-    """The state reached from the cue of archetype 1 (magnetizations sorted in decreasing order)."""
+    """The state reached from the cue of archetype 1 (magnetizations sorted in decreasing order).
+
+    For beta (1 - d) <= 1 it is exactly n = 0: x tanh(beta x / R) < beta x^2 / R for x != 0 and
+    E[z z^T] = R (1 - d) I give F(n).n < beta (1 - d) |n|^2 <= |n|^2, so no other fixed point exists
+    (and on the critical line the iteration would only creep towards it).
+    """
+    if not math.isinf(beta) and beta * (1 - d) <= 1 + 1e-12:
+        return _finish(np.zeros(K), joint_grid(d, M, r, K), beta, M)
     sol = solve(d, M, r, K, beta, cue_start(d, r, K))
     order = np.argsort(-np.abs(sol.m), kind="stable")
     return dataclasses.replace(sol, n=sol.n[order], m=sol.m[order])
