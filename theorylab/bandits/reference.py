@@ -2,8 +2,9 @@
 
 Written from the model's equations rather than from the kernels: ridge statistics are
 recomputed by fresh matrix inverses (``np.linalg.inv`` of ``lam I + sum phi phi^T``) instead of
-Sherman-Morrison updates, losses by ``np.linalg.lstsq``-free normal equations, features and
-UCB scores vectorised over arms and candidates.  Randomness is ``np.random.RandomState(seed)``
+Sherman-Morrison updates, losses as the full quadratic at the normal-equations solution (the
+kernels use the shortcut sum y^2 - b . theta), features and UCB scores vectorised over arms and
+candidates.  Randomness is ``np.random.RandomState(seed)``
 drawn in the kernels' order (contexts then noise, every round).
 """
 
