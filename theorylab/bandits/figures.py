@@ -60,7 +60,8 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
         ax.set_xlabel("round T (per task)")
         ax.set_title(f"M = {m} task{'s' if m > 1 else ''}")
     axes[0].set_ylabel("cumulative regret per task (reward)")
-    axes[0].legend(loc="upper left")
+    # below the panels: inside, the legend would sit on the fast-rising curves
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2)
     fig.suptitle(_title(ds), fontsize=9)
     return fig
 
