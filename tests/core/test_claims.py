@@ -40,3 +40,14 @@ def test_monotone_within_ratio():
 def test_claim_source_is_validated():
     with pytest.raises(ValueError, match="source must be one of"):
         Claim("x.y", "s", "folklore", "e", lambda ds: ("", "", "", True, ""))
+
+
+def test_claims_table_row_escapes_pipes_and_keeps_the_detail():
+    from theorylab.core.claims import Claim
+    from theorylab.core.pipeline import Verdict, claims_markdown
+
+    claim = Claim("s.x", "a | b", "derived", "exp", lambda ds: ("1", "2", "3", False, "why\nnot"))
+    table = claims_markdown("s", [Verdict(claim, claim.evaluate(None), "quick")])
+    row = table.splitlines()[-1]
+    assert row == "| `s.x` | derived | a \\| b | 1 | 2 | 3 | quick | **FAIL** | why not |"
+    assert table.splitlines()[2].count("|") == row.count("|") - row.count("\\|")

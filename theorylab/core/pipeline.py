@@ -61,13 +61,13 @@ def _cell(text: str) -> str:
 
 def claims_markdown(study: str, verdicts: list[Verdict]) -> str:
     lines = [f"## {study}", "",
-             "| claim | source | statement | measured | expected | tolerance | scale | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| claim | source | statement | measured | expected | tolerance | scale | verdict | notes |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         r = v.result
         lines.append("| " + " | ".join(_cell(x) for x in (
             f"`{r.claim_id}`", v.claim.source, v.claim.statement, r.measured, r.expected,
-            r.tolerance, v.scale, "PASS" if r.passed else "**FAIL**")) + " |")
+            r.tolerance, v.scale, "PASS" if r.passed else "**FAIL**", r.detail)) + " |")
     return "\n".join(lines) + "\n"
 
 
