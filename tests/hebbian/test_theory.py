@@ -96,6 +96,27 @@ def test_retrieval_threshold_is_beta_one_over_one_minus_d(M, r):
     assert theory.retrieval(d, M, r, 2, 1.1 * bc).m[0] > 1e-2
 
 
+@pytest.mark.parametrize("beta", [2.5, 4.0, 5.0, 8.0, 10.0, 20.0, 40.0])
+def test_retrieval_is_a_converged_stable_fixed_point(beta):
+    """Fixed-point and stability conditions checked directly on the phase experiment's grid (K = 3, M = 15,
+    r = 0.8): |F(n) - n| <= 1e-10 and every Jacobian eigenvalue below 1 off the paramagnet.  Next to marginal
+    stability (e.g. d = 0.6, beta = 4, where the cue's two-pattern saddle has eigenvalue 1.02 and the parallel
+    state 0.985) a short iteration stops unconverged or the polish lands on the saddle."""
+    for d in np.arange(0.1, 0.95, 0.1):
+        sol = theory.retrieval(d, 15, 0.8, 3, beta)
+        assert sol.residual <= 1e-10, (d, sol)
+        if beta * (1 - d) > 1 + 1e-9:
+            assert sol.lambda_max < 1 and sol.lambda_example < 1, (d, sol)
+
+
+def test_cue_reaches_the_parallel_state_beyond_d_par_at_low_beta():
+    """At beta = 4 the parallel state is stable from d_par = 0.58 on (splitting eigenvalue 0.985 at d = 0.6), and
+    the cue's two-pattern mixture is a saddle: the solution reached is the parallel one, not a hierarchy."""
+    assert theory.parallel_boundary(4.0, 15, 0.8, 3) < 0.6
+    sol = theory.retrieval(0.6, 15, 0.8, 3, 4.0)
+    assert theory.classify(sol.m, theory.ZERO, 1e-9) == "parallel"
+
+
 def test_parallel_state_near_the_critical_line_is_stable_iff_d_above_two_thirds():
     """Closed form (cubic expansion of the pure network's symmetric solution near beta (1 - d) = 1):
     lambda_asym - 1 = beta^3 n^2 (1 - d) (2 (1 - d) - 2/3), so stable iff d > 2/3."""

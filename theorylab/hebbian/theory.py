@@ -171,13 +171,17 @@ def _finish(n: np.ndarray, grid: Grid, beta: float, M: int) -> Solution:
 
 
 def solve(d: float, M: int, r: float, K: int, beta: float, n0, *, damping: float = 0.5,
-          max_iter: int = 400, tol: float = 1e-12) -> Solution:
+          max_iter: int = 20_000, tol: float = 1e-12) -> Solution:
     """Follow the damped mean-field iteration n <- (1 - a) n + a F(n) from ``n0`` to a fixed point.
 
     The iteration converges only to stable solutions (J is positive semi-definite, so the damped
-    map contracts iff every eigenvalue of J is below 1); a Newton polish then removes the slow
-    tail near marginal stability.  At beta = inf the map is piecewise constant and the plain
-    iteration stops exactly.
+    map contracts iff every eigenvalue of J is below 1).  Next to marginal stability it needs
+    thousands of steps: leaving a saddle whose unstable eigenvalue is 1 + eps grows the cue's
+    small seed by only a factor 1 + eps/2 per step, and the stable point is then approached at
+    the same slow rate (e.g. d = 0.6, beta = 4, M = 15, r = 0.8: ~4000 steps).  Stopping earlier
+    returned unconverged points or, after the polish, the saddle itself, hence the large cap
+    (the loop exits at ``tol``).  A Newton polish then removes the last slow tail.  At
+    beta = inf the map is piecewise constant and the plain iteration stops exactly.
     """
     grid = joint_grid(d, M, r, K)
     n = np.asarray(n0, dtype=float).copy()
