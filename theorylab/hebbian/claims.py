@@ -188,16 +188,15 @@ def _supervised_equals_unsupervised(ds: xr.Dataset):
     mc = _mc(ds)
     diff = float(np.abs(mc.sel(protocol="supervised") - mc.sel(protocol="unsupervised")).max())
     lam_ex = float(ds.lambda_example.max())
-    th = ds.m_theory
-    same_theory = float(np.abs(th.sel(protocol="supervised") - th.sel(protocol="unsupervised")).max())
     # paired runs (same data, same start); the unsupervised example overlaps add fluctuations damped
     # by 1 / (1 - lambda_ex), so 3 / ((1 - lambda_ex) sqrt N)
     tol = 3.0 / ((1.0 - lam_ex) * math.sqrt(N)) if lam_ex < 1 else 0.0
-    passed = diff <= tol and lam_ex < 1 and same_theory == 0.0
+    passed = diff <= tol and lam_ex < 1
     return (f"max |m_sup - m_unsup| = {diff:.4f}; largest example-mode eigenvalue {lam_ex:.3f}",
             "same magnetizations; example-asymmetric modes stable, so the same stability thresholds",
             f"{tol:.4f} = 3 / ((1 - lambda_ex) sqrt N); lambda_ex < 1", passed,
-            f"self-consistent solutions identical (max difference {same_theory:g}); paired on identical datasets")
+            "paired on identical datasets; one self-consistency serves both protocols (the unsupervised map "
+            "has the supervised solutions, checked against the explicit K M-dimensional map in the tests)")
 
 
 # --- the (d, beta) phase diagram ------------------------------------------------------------------------
