@@ -91,3 +91,31 @@ def test_written_files_get_umask_permissions_not_temp_file_ones(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_code_digest_follows_code_that_shapes_results_only(tmp_path, monkeypatch):
+    """Editing a claim, figure or twin keeps the cache; editing a kernel, core or a new module does not."""
+    from theorylab.core import provenance
+
+    for name in ("core/sweep.py", "core/plotting.py", "s/kernels.py", "s/figures.py", "s/claims.py",
+                 "s/reference.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", tmp_path)
+
+    def digest():
+        provenance.code_digest.cache_clear()
+        return provenance.code_digest("s")
+
+    try:
+        base = digest()
+        for name in ("s/figures.py", "s/claims.py", "s/reference.py", "core/plotting.py"):
+            (tmp_path / name).write_text("x = 2\n")
+        assert digest() == base
+        changed = []
+        for name in ("s/kernels.py", "core/sweep.py", "s/generators.py"):
+            (tmp_path / name).write_text("x = 3\n")
+            changed.append(digest())
+        assert len({base, *changed}) == 4
+    finally:
+        provenance.code_digest.cache_clear()

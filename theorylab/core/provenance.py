@@ -33,12 +33,21 @@ def git_revision() -> str:
         return "unknown"
 
 
+# Modules that read results but never shape them: editing a claim, a figure or the report must not
+# throw away hours of cached simulation.  Any other module (including a new one) counts as shaping results.
+READS_RESULTS_ONLY = frozenset({"claims.py", "figures.py", "reference.py",
+                                "plotting.py", "pipeline.py", "registry.py", "report.py"})
+
+
 @functools.lru_cache(maxsize=None)
 def code_digest(study: str) -> str:
-    """Hash of the source of ``core`` and of one study: a cache key part that changes with the code."""
+    """Hash of the source that shapes one study's results (``core`` and the study, less
+    :data:`READS_RESULTS_ONLY`): a cache key part that changes with that code."""
     digest = hashlib.sha256()
     for folder in (PACKAGE_DIR / "core", PACKAGE_DIR / study):
         for path in sorted(folder.glob("*.py")):
+            if path.name in READS_RESULTS_ONLY:
+                continue
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
