@@ -149,7 +149,7 @@ def fig_phase_diagram(ds: xr.Dataset) -> plt.Figure:
         if not r["clear"]:
             ax.plot(r["dilution"], r["beta"], "o", ms=10, mfc="none", mec="#d62728", mew=0.8)
     dd = np.linspace(0.0, 0.98, 200)
-    ax.plot(dd, 1 / (1 - dd), "k-", lw=1.2)
+    ax.plot(dd, theory.critical_beta(dd), "k-", lw=1.2)
     d_par = ds.d_parallel.isel(seed=0).max("dilution")
     order = np.argsort(1 / ds.temperature.values)
     ax.plot(d_par.values[order], 1 / ds.temperature.values[order], "k--", lw=1.2)

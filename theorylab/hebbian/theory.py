@@ -37,7 +37,7 @@ import math
 import numpy as np
 from scipy import optimize, special, stats
 
-MAX_GRID = 4_000_000       # joint states enumerated at once (memory ~ K * 8 bytes each)
+MAX_GRID = 4_000_000       # joint states enumerated at once (memory ~ 24 K bytes each: z, E[xi|z], E[xi^2|z])
 PRUNE = 1e-18              # per-pattern states below this probability do not move a float64 average
 
 
@@ -154,10 +154,6 @@ class Solution:
     lambda_max: float        # largest Jacobian eigenvalue (stable iff < 1); nan at beta = inf
     lambda_example: float    # largest unsupervised example-mode eigenvalue; nan at beta = inf
     residual: float          # max |F(n) - n|
-
-    @property
-    def stable(self) -> bool:
-        return bool(self.lambda_max < 1 and self.lambda_example < 1)
 
 
 def _finish(n: np.ndarray, grid: Grid, beta: float, M: int) -> Solution:
