@@ -16,10 +16,10 @@ LOG_INV_DELTA = float(np.log(20.0))
 def _env(seed, M=3, d=6, k=2, N=7, g=kernels.G_TANH):
     rng = np.random.default_rng(seed)
     W = 1.5 * rng.normal(size=(k, d))
-    heads = rng.normal(size=(M, k))
-    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     cands = W[None] + 0.5 * rng.normal(size=(N, k, d))
     cands[N // 2] = W
+    heads = rng.normal(size=(M, k))      # last, as in model.make_environment
+    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     return W, g, heads, cands
 
 

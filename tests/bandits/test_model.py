@@ -73,6 +73,18 @@ def test_environment_contains_the_true_representation():
     assert low.g == kernels.G_LINEAR
 
 
+@pytest.mark.parametrize("rep_class", model.CLASSES)
+def test_environment_is_shared_across_the_number_of_tasks(rep_class):
+    """Common random numbers across M: the same seed gives the same W* and candidates at every M, and a run
+    with more tasks keeps the heads of a run with fewer (so M-comparisons are paired by seed)."""
+    few = model.make_environment(model.BanditParams(rep_class=rep_class, **{**SMALL, "tasks": 2}), 5)
+    many = model.make_environment(model.BanditParams(rep_class=rep_class, **{**SMALL, "tasks": 16}), 5)
+    np.testing.assert_array_equal(few.W_true, many.W_true)
+    np.testing.assert_array_equal(few.candidates, many.candidates)
+    assert few.true_index == many.true_index
+    np.testing.assert_array_equal(few.heads, many.heads[:2])
+
+
 def test_record_and_refit_schedules():
     rec = model.record_rounds(1000, 20)
     assert {125, 250, 500, 1000} <= set(rec.tolist()) and np.all(np.diff(rec) > 0) and rec[0] == 1

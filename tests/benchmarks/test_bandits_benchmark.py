@@ -16,10 +16,10 @@ LOG_INV_DELTA = float(np.log(M / 0.05))
 def _env():
     rng = np.random.default_rng(0)
     W = 1.5 * rng.normal(size=(KR, D))
-    heads = rng.normal(size=(M, KR))
-    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     cands = W[None] + 0.5 * rng.normal(size=(N, KR, D))
     cands[0] = W
+    heads = rng.normal(size=(M, KR))      # last, as in model.make_environment
+    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     return W, heads, cands
 
 

@@ -97,21 +97,29 @@ class Environment:
 
 
 def make_environment(p: BanditParams, seed: int) -> Environment:
-    """Draw W*, the heads and the finite class from ``default_rng(seed)`` (independent of the kernels' stream)."""
+    """Draw W*, the finite class and then the heads from ``default_rng(seed)`` (independent of the kernels' stream).
+
+    The order matters: the representation and the candidates take a fixed number of draws, so they come
+    first and are the same for every M at a given seed; the M heads come last, so a run with more tasks
+    keeps the heads of a run with fewer.  Runs at different M then share W* and the candidates (common
+    random numbers across M) and comparisons across M are paired by seed; the kernels' contexts and
+    noise are drawn for all M tasks each round and are not shared across M.
+    """
     rng = np.random.default_rng([seed, 1])
     k, d = p.rep_dim, p.dim
-    heads = rng.normal(size=(p.tasks, k))
-    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
+    cands, j = np.zeros((0, k, d)), -1
     if p.rep_class == "lowrank":
         B, _ = np.linalg.qr(rng.normal(size=(d, k)))
-        return Environment(np.ascontiguousarray(B.T), kernels.G_LINEAR, heads, np.zeros((0, k, d)), -1)
-    W = p.gain * rng.normal(size=(k, d))
-    if p.rep_class == "neural":
-        return Environment(W, kernels.G_TANH, heads, np.zeros((0, k, d)), -1)
-    cands = W[None] + p.spread * p.gain * rng.normal(size=(p.candidates, k, d))
-    j = int(rng.integers(p.candidates))
-    cands[j] = W
-    return Environment(W, kernels.G_TANH, heads, cands, j)
+        W, g = np.ascontiguousarray(B.T), kernels.G_LINEAR
+    else:
+        W, g = p.gain * rng.normal(size=(k, d)), kernels.G_TANH
+    if p.rep_class == "finite":
+        cands = W[None] + p.spread * p.gain * rng.normal(size=(p.candidates, k, d))
+        j = int(rng.integers(p.candidates))
+        cands[j] = W
+    heads = rng.normal(size=(p.tasks, k))
+    heads /= np.linalg.norm(heads, axis=1, keepdims=True)
+    return Environment(W, g, heads, cands, j)
 
 
 def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
