@@ -131,21 +131,15 @@ def _true_means(W_true, g, theta, Xi, mus, phi):
 
 
 @njit(cache=True)
-def _ucb_arm(W, g, Xi, mus, theta, Vinv, rho, phi, err):
-    """OFUL's arm on features g(W x): largest theta . phi + rho ||phi||_{V^-1}.
-
-    Returns (arm, err + sum over arms of (theta . phi - mu)^2); the running sum is passed in so
-    that the prediction error adds up in one fixed order.
-    """
+def _ucb_arm(W, g, Xi, theta, Vinv, rho, phi):
+    """OFUL's arm on features g(W x): largest theta . phi + rho ||phi||_{V^-1}."""
     pick, top = 0, -np.inf
     for a in range(Xi.shape[0]):
         feature(W, g, Xi[a], phi)
-        est = dot(theta, phi)
-        err += (est - mus[a]) ** 2
-        u = est + rho * np.sqrt(quad(Vinv, phi))
+        u = dot(theta, phi) + rho * np.sqrt(quad(Vinv, phi))
         if u > top:
             top, pick = u, a
-    return pick, err
+    return pick
 
 
 @njit(cache=True)
@@ -163,8 +157,7 @@ def _ridge_add(Vinv, b, theta, phi, y, tmp):
 def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, scale, log_inv_delta, S, rec):
     """Independent OFUL in every task on features g_feat(W_feat x).
 
-    Returns (regret (M, R), choices (T, M), prediction error (R,)): the error is the mean over
-    tasks and arms of (theta_hat . phi(x) - mu)^2 in the recorded round.
+    Returns (regret (M, R), choices (T, M)).
     """
     M, k_true = heads.shape
     d = W_true.shape[1]
@@ -185,16 +178,14 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     cum = np.zeros(M)
     R = rec.shape[0]
     regret = np.zeros((M, R))
-    pred_err = np.zeros(R)
     choices = np.empty((T, M), np.int64)
     r = 0
     for t in range(T):
         draw_round(X, E)
         rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
-        err = 0.0
         for i in range(M):
             best = _true_means(W_true, g_true, heads[i], X[i], mus, phi_true)
-            pick, err = _ucb_arm(W_feat, g_feat, X[i], mus, theta[i], Vinv[i], rho, phi, err)
+            pick = _ucb_arm(W_feat, g_feat, X[i], theta[i], Vinv[i], rho, phi)
             choices[t, i] = pick
             cum[i] += best - mus[pick]
             y = mus[pick] + sigma * E[i, pick]
@@ -202,9 +193,8 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
             _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
         if r < R and rec[r] == t + 1:
             regret[:, r] = cum
-            pred_err[r] = err / (M * K)
             r += 1
-    return regret, choices, pred_err
+    return regret, choices
 
 
 # --- GFUCB over a finite representation class ----------------------------------------------------
@@ -219,8 +209,7 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
     ``scale^2 representation_threshold``, and for each of them the OFUL ellipsoid of every head.
     Each task pulls the arm of largest max_{j alive} theta_ij . phi_j(x) + rho ||phi_j(x)||_{V_ij^{-1}}.
 
-    Returns (regret (M, R), choices (T, M), alive (M, R) candidates in the set, prediction error (R,)
-    of the head on the smallest-loss candidate).
+    Returns (regret (M, R), choices (T, M), alive (M, R) candidates in the set).
     """
     M, k = heads.shape
     N = cands.shape[0]
@@ -246,7 +235,6 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
     R = rec.shape[0]
     regret = np.zeros((M, R))
     n_alive = np.zeros((M, R), np.int64)
-    pred_err = np.zeros(R)
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     m_tasks = M if shared else 1
@@ -269,10 +257,8 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
                 low = loss[i].min()
                 for j in range(N):
                     alive[i, j] = loss[i, j] - low <= thr
-        err = 0.0
         for i in range(M):
             best = _true_means(W_true, g, heads[i], X[i], mus, phi)
-            j_hat = np.argmin(tot) if shared else np.argmin(loss[i])
             pick, top = 0, -np.inf
             for a in range(K):
                 u_a = -np.inf
@@ -280,10 +266,7 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
                     if not alive[i, j]:
                         continue
                     feature(cands[j], g, X[i, a], phi)
-                    est = dot(theta[i, j], phi)
-                    if j == j_hat:
-                        err += (est - mus[a]) ** 2
-                    u = est + rho * np.sqrt(quad(Vinv[i, j], phi))
+                    u = dot(theta[i, j], phi) + rho * np.sqrt(quad(Vinv[i, j], phi))
                     if u > u_a:
                         u_a = u
                 if u_a > top:
@@ -300,9 +283,8 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
             regret[:, r] = cum
             for i in range(M):
                 n_alive[i, r] = alive[i].sum()
-            pred_err[r] = err / (M * K)
             r += 1
-    return regret, choices, n_alive, pred_err
+    return regret, choices, n_alive
 
 
 # --- GFUCB over a continuous class: least-squares representation, refitted on a schedule ----------
@@ -380,7 +362,7 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     ``shared``: one W_hat fitted on all tasks' data (multitask); else one per task, fitted on that
     task alone.  After every round t with ``refit_at[t]`` the representation is refitted (warm
     start from ``W0``'s running copy) and each task's ridge statistics are rebuilt on the new
-    features.  Returns (regret (M, R), choices (T, M), prediction error (R,)).
+    features.  Returns (regret (M, R), choices (T, M)).
     """
     M, k = heads.shape
     d = W_true.shape[1]
@@ -404,17 +386,15 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     cum = np.zeros(M)
     R = rec.shape[0]
     regret = np.zeros((M, R))
-    pred_err = np.zeros(R)
     choices = np.empty((T, M), np.int64)
     r = 0
     for t in range(T):
         draw_round(X, E)
         rho = scale * oful_radius(sigma, k, t, lam, log_inv_delta, S)
-        err = 0.0
         for i in range(M):
             w = 0 if shared else i
             best = _true_means(W_true, g, heads[i], X[i], mus, phi_true)
-            pick, err = _ucb_arm(W_hat[w], g, X[i], mus, theta[i], Vinv[i], rho, phi, err)
+            pick = _ucb_arm(W_hat[w], g, X[i], theta[i], Vinv[i], rho, phi)
             choices[t, i] = pick
             cum[i] += best - mus[pick]
             y = mus[pick] + sigma * E[i, pick]
@@ -424,7 +404,6 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
             _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
         if r < R and rec[r] == t + 1:
             regret[:, r] = cum
-            pred_err[r] = err / (M * K)
             r += 1
         if refit_at[t]:
             n = t + 1
@@ -446,4 +425,4 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
                             V[l, m] += phi[l] * phi[m]
                 Vinv[i] = np.linalg.inv(V)
                 matvec(Vinv[i], b[i], theta[i])
-    return regret, choices, pred_err
+    return regret, choices

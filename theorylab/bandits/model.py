@@ -129,22 +129,22 @@ def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
 
 
 def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.ndarray, log_inv_delta: float):
-    """(regret (M, R), alive (M, R) or None, prediction error (R,)) of one algorithm."""
+    """(regret (M, R), alive (M, R) or None) of one algorithm."""
     common = (seed, p.rounds, p.arms, env.W_true, env.g, env.heads, p.noise)
     if algorithm in ("oracle", "raw"):
         W_feat, g_feat = (env.W_true, env.g) if algorithm == "oracle" else (np.eye(p.dim), kernels.G_LINEAR)
-        regret, _, err = kernels.run_linucb(*common, W_feat, g_feat, p.lam, p.beta_scale, log_inv_delta, 1.0, rec)
-        return regret, None, err
+        regret, _ = kernels.run_linucb(*common, W_feat, g_feat, p.lam, p.beta_scale, log_inv_delta, 1.0, rec)
+        return regret, None
     shared = algorithm == "gfucb"
     if p.rep_class == "finite":
-        regret, _, alive, err = kernels.run_finite(*common, env.candidates, shared, p.lam, p.beta_scale,
-                                                   log_inv_delta, 1.0, rec)
-        return regret, alive, err
+        regret, _, alive = kernels.run_finite(*common, env.candidates, shared, p.lam, p.beta_scale,
+                                              log_inv_delta, 1.0, rec)
+        return regret, alive
     W0 = _initial_maps(p, seed, 1)
     W0 = W0 if shared else np.repeat(W0, p.tasks, axis=0)    # every task starts from the same map
-    regret, _, err = kernels.run_learned(*common, W0, shared, p.lam, p.beta_scale, log_inv_delta, 1.0,
-                                         refit_schedule(p.rounds, p.refit_every), p.fit_iters, p.damping, rec)
-    return regret, None, err
+    regret, _ = kernels.run_learned(*common, W0, shared, p.lam, p.beta_scale, log_inv_delta, 1.0,
+                                    refit_schedule(p.rounds, p.refit_every), p.fit_iters, p.damping, rec)
+    return regret, None
 
 
 def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
@@ -153,12 +153,11 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     env = make_environment(p, seed)
     rec = record_rounds(p.rounds, p.n_records)
     log_inv_delta = float(np.log(p.tasks / p.delta))   # union over the M tasks
-    regret, alive, err = [], [], []
+    regret, alive = [], []
     for algo in p.algorithms:
-        r, a, e = _run(p, env, algo, seed, rec, log_inv_delta)
+        r, a = _run(p, env, algo, seed, rec, log_inv_delta)
         regret.append(r)
         alive.append(a.astype(float) if a is not None else np.full(r.shape, np.nan))
-        err.append(e)
     log_cov = theory.log_covering(p.rep_class, p.candidates, p.dim, p.rep_dim, rec)
     regret = np.stack(regret)                                   # (algorithm, task, t)
     data = {
@@ -168,9 +167,6 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
                    {"long_name": "per-task cumulative pseudo-regret (mean over the M tasks)", "units": "reward"}),
         "regret_worst": (("algorithm", "t"), regret.max(axis=1),
                          {"long_name": "largest cumulative pseudo-regret over the M tasks", "units": "reward"}),
-        "pred_error": (("algorithm", "t"), np.stack(err),
-                       {"long_name": "mean squared error of the estimated means over the round's arms",
-                        "units": "reward^2"}),
         # beta_T is in units of sigma^2: the bound scales like sigma sqrt(...), in reward units
         "bound_multitask": (("t",), p.noise * theory.per_task_bound_scaling(rec, p.tasks, p.rep_dim, p.lam,
                                                                             log_cov, log_inv_delta),

@@ -58,11 +58,10 @@ class Ridge:
         return self.yy - 2 * th @ self.c + th @ self.A @ th + self.lam * th @ th
 
 
-def _ucb(model: Ridge, Phi: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray]:
+def _ucb(model: Ridge, Phi: np.ndarray, rho: float) -> np.ndarray:
     Vinv = model.inverse()
-    est = Phi @ (Vinv @ model.c)
     width = np.sqrt(np.einsum("ak,kl,al->a", Phi, Vinv, Phi))
-    return est, est + rho * width
+    return Phi @ (Vinv @ model.c) + rho * width
 
 
 def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, scale, log_inv_delta, S, rec):
@@ -70,26 +69,22 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     d, p = W_true.shape[1], W_feat.shape[0]
     rs = np.random.RandomState(seed)
     models = [Ridge(p, lam) for _ in range(M)]
-    cum, regret, pred_err = np.zeros(M), np.zeros((M, len(rec))), np.zeros(len(rec))
+    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
     choices = np.empty((T, M), np.int64)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
         mus = np.einsum("iak,ik->ia", features(W_true, g_true, X), heads)
         rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
-        err = 0.0
         for i in range(M):
             Phi = features(W_feat, g_feat, X[i])
-            est, ucb = _ucb(models[i], Phi, rho)
-            err += ((est - mus[i]) ** 2).sum()
-            a = int(np.argmax(ucb))
+            a = int(np.argmax(_ucb(models[i], Phi, rho)))
             choices[t, i] = a
             cum[i] += mus[i].max() - mus[i, a]
             models[i].add(Phi[a], mus[i, a] + sigma * E[i, a])
         hit = np.flatnonzero(rec == t + 1)
         if hit.size:
             regret[:, hit[0]] = cum
-            pred_err[hit[0]] = err / (M * K)
-    return regret, choices, pred_err
+    return regret, choices
 
 
 def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, log_inv_delta, S, rec):
@@ -98,7 +93,7 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
     rs = np.random.RandomState(seed)
     models = [[Ridge(k, lam) for _ in range(N)] for _ in range(M)]
     cum, regret = np.zeros(M), np.zeros((M, len(rec)))
-    n_alive, pred_err = np.zeros((M, len(rec)), np.int64), np.zeros(len(rec))
+    n_alive = np.zeros((M, len(rec)), np.int64)
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     for t in range(T):
@@ -110,18 +105,12 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
         if shared:
             total = loss.sum(axis=0)
             alive = np.broadcast_to(total - total.min() <= thr, (M, N))
-            best_j = np.full(M, np.argmin(total))
         else:
             alive = loss - loss.min(axis=1, keepdims=True) <= thr
-            best_j = np.argmin(loss, axis=1)
-        err = 0.0
         for i in range(M):
             ucb = np.full(K, -np.inf)
             for j in np.flatnonzero(alive[i]):
-                est, u = _ucb(models[i][j], features(cands[j], g, X[i]), rho)
-                ucb = np.maximum(ucb, u)
-                if j == best_j[i]:
-                    err += ((est - mus[i]) ** 2).sum()
+                ucb = np.maximum(ucb, _ucb(models[i][j], features(cands[j], g, X[i]), rho))
             a = int(np.argmax(ucb))
             choices[t, i] = a
             cum[i] += mus[i].max() - mus[i, a]
@@ -132,8 +121,7 @@ def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, l
         if hit.size:
             regret[:, hit[0]] = cum
             n_alive[:, hit[0]] = alive.sum(axis=1)
-            pred_err[hit[0]] = err / (M * K)
-    return regret, choices, n_alive, pred_err
+    return regret, choices, n_alive
 
 
 def gauss_newton_step(W, g, Xs, Ys, n, heads, damping):
@@ -172,18 +160,15 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     rs = np.random.RandomState(seed)
     Xs, Ys = np.empty((M, T, d)), np.empty((M, T))
     models = [Ridge(k, lam) for _ in range(M)]
-    cum, regret, pred_err = np.zeros(M), np.zeros((M, len(rec))), np.zeros(len(rec))
+    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
     choices = np.empty((T, M), np.int64)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
         mus = np.einsum("iak,ik->ia", features(W_true, g, X), heads)
         rho = scale * oful_radius(sigma, k, t, lam, log_inv_delta, S)
-        err = 0.0
         for i in range(M):
             W = W_hat[0 if shared else i]
-            est, ucb = _ucb(models[i], features(W, g, X[i]), rho)
-            err += ((est - mus[i]) ** 2).sum()
-            a = int(np.argmax(ucb))
+            a = int(np.argmax(_ucb(models[i], features(W, g, X[i]), rho)))
             choices[t, i] = a
             cum[i] += mus[i].max() - mus[i, a]
             Xs[i, t], Ys[i, t] = X[i, a], mus[i, a] + sigma * E[i, a]
@@ -191,7 +176,6 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
         hit = np.flatnonzero(rec == t + 1)
         if hit.size:
             regret[:, hit[0]] = cum
-            pred_err[hit[0]] = err / (M * K)
         if refit_at[t]:
             n = t + 1
             if shared:
@@ -204,4 +188,4 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
                 W = W_hat[0 if shared else i]
                 for s in range(n):
                     models[i].add(features(W, g, Xs[i, s]), Ys[i, s])
-    return regret, choices, pred_err
+    return regret, choices
