@@ -231,6 +231,20 @@ def test_run_omle_bit_identical_to_numpy_loop(joint):
         np.testing.assert_array_equal(got, want)
 
 
+def test_run_omle_episodes_are_on_policy_then_one_per_informative_step():
+    """One iteration, one task: the data are exactly the roll-outs (same seed) of the optimistic policy with no
+    uniform action, then with one at each step 0..H-2; a uniform last action would enter no likelihood."""
+    (leaf_ll, allowed, g_s, g_t, psi0, ops, ti, policies, vstar, vtrue, vopt, joint, beta, _, seed) = \
+        _learner_args(False, n_tasks=1)
+    H = 3
+    chosen = kernels.single_optimism(np.where(allowed, 0.0, -np.inf)[None], vstar, allowed, g_s, g_t, beta, ti)[0]
+    _, _, leaf = kernels.rollouts(psi0[0], ops[0], policies[0, chosen[0]], np.arange(-1, H - 1), seed)
+    ll = kernels.run_omle(leaf_ll, allowed, g_s, g_t, psi0, ops, ti, policies, vstar, vtrue, vopt, joint, beta, 1,
+                          seed)[-1]
+    want = np.where(allowed, leaf_ll[:, leaf].sum(axis=1), -np.inf)
+    np.testing.assert_array_equal(ll[0], want)
+
+
 def test_run_omle_one_task_joint_equals_single():
     """With N = 1 the joint class is the single-task class: identical records."""
     a = kernels.run_omle(*_learner_args(True, n_tasks=1))

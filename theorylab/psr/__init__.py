@@ -36,7 +36,8 @@ Model (everything finite, so that exact enumeration is possible):
   The confidence set keeps every tuple whose summed log-likelihood is within
   ``beta = log(|class| / delta)`` of the maximum; the optimistic tuple maximises the sum
   of the tasks' optimal values over that set (exact enumeration); every task then runs H
-  exploration episodes: its optimistic policy with a uniform action at step h, h = 1..H.
+  episodes: its optimistic policy, and the same with a uniform action at step h for each
+  h = 1..H-1 (the last action enters no likelihood, so step H is not explored).
   Single-task OMLE runs the same loop on each task's own class.  The downstream learner
   runs OMLE on a target task over the class restricted by the similarity constraint
   (shared parameter in the upstream confidence set), against OMLE from scratch.

@@ -15,7 +15,9 @@ Arrays in, arrays out.  Conventions shared by every kernel:
   tuple in lexicographic order;
 * randomness is Numba's Mersenne Twister seeded inside the kernel: per step one uniform for
   the observation, then one for the action when the step is the exploration step.  The NumPy
-  twins in :mod:`reference` draw the same numbers from ``np.random.RandomState(seed)``; no prange.
+  twins in :mod:`reference` draw the same numbers from ``np.random.RandomState(seed)``; no prange;
+* only the actions of steps 0..H-2 enter the likelihood (the last action changes no observation),
+  so those are the only steps the learner explores.
 """
 
 from __future__ import annotations
@@ -250,7 +252,8 @@ def loglik_table(psi0s, opss, obs, act):
 def _rollout(psi0, ops, policy, explore_step, off, obs, act, psi, nxt):
     """One episode of ``policy`` with a uniform action at ``explore_step`` (-1: none); uses np.random.
 
-    Returns the leaf code (the node of level H - 1), which indexes :func:`leaf_table` columns.
+    Returns the leaf code (the node of level H - 1), the column of the episode in a table built on
+    :func:`leaf_trajectories`.
     """
     A, O = ops.shape[0], ops.shape[1]
     H = obs.shape[0]
@@ -456,9 +459,12 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
     ``leaf_ll[m, leaf]`` is candidate m's log-likelihood of each leaf trajectory (from
     :func:`loglik_table` on :func:`leaf_trajectories`): a trajectory's likelihood depends on its
     leaf only.  Iteration k: confidence set from the data of iterations < k, optimistic candidate per
-    task, its optimal policy ``policies[n, m]``; then H exploration episodes per task (uniform action
-    at step h = 0..H-1) added to the log-likelihood table.  ``vstar[n, m]`` is the optimistic value of
-    candidate m, ``vtrue[n, m]`` the true value of its policy, ``vopt[n]`` the true optimum.  Records
+    task, its optimal policy ``policies[n, m]``; then H episodes per task added to the log-likelihood
+    table: the policy itself, and one with a uniform action at each step h = 0..H-2 (the steps whose
+    action enters the likelihood).  The on-policy episode samples the law on which the optimistic gap
+    is measured; a uniform action at step H - 1 would change no observation and only repeat it.
+    ``vstar[n, m]`` is the optimistic value of candidate m, ``vtrue[n, m]`` the true value of its
+    policy, ``vopt[n]`` the true optimum.  Records
     k = 0..n_iter (the last after all data): gap = vstar - vtrue (>= subopt when the truth is in the
     set), subopt of the optimistic policy and of the MLE's policy, coverage, and the number of
     plausible shared values (mean over tasks for separate classes).  Also returns the final per-task
@@ -502,8 +508,9 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
         if k == n_iter:
             break
         for n in range(N):
-            for h in range(H):
-                leaf = _rollout(true_psi0[n], true_ops[n], policies[n, chosen[n]], h, off, obs, act, psi, nxt)
+            for step in range(-1, H - 1):      # on-policy, then a uniform action at each informative step
+                leaf = _rollout(true_psi0[n], true_ops[n], policies[n, chosen[n]], step, off, obs, act, psi,
+                                nxt)
                 for m in range(M):
                     if allowed[m]:
                         ll[n, m] += leaf_ll[m, leaf]

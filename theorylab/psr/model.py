@@ -295,7 +295,7 @@ class UpstreamParams(TaskParams):
     tasks: int = param(4, "number of upstream tasks N", ge=1, le=12, unit="tasks")
     learner: str = param("umt-psr", "umt-psr (joint class, shared parameter) or omle (one class per task)",
                          choices=tuple(LEARNERS))
-    iterations: int = param(600, "iterations K (H exploration episodes per task each)", ge=1, le=100_000,
+    iterations: int = param(600, "iterations K (H episodes per task each)", ge=1, le=100_000,
                             unit="iterations")
 
     def check(self) -> None:
@@ -358,8 +358,9 @@ def simulate_upstream(params: UpstreamParams, seed: int) -> xr.Dataset:
     )
     ds.attrs.update({"learner_rule": "joint optimistic MLE over {(s, t_1..t_N)}" if joint
                      else "optimistic MLE task by task over {(s, t)}",
-                     "exploration": "per iteration and task: H episodes of the optimistic policy with a uniform "
-                                    "action at step h = 1..H",
+                     "exploration": "per iteration and task: H episodes, the optimistic policy and the same "
+                                    "with a uniform action at step h = 1..H-1 (the steps whose action enters "
+                                    "the likelihood)",
                      "true_shared_value": float(table.shared[p.shared_index(table)])})
     return stamp(ds, study=STUDY, params=params, seed=seed)
 

@@ -234,7 +234,7 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
         if k == n_iter:
             break
         for n in range(N):
-            for h in range(H):
-                _, _, leaf = _rollout(rs, true_psi0[n], true_ops[n], policies[n, chosen[n]], h, H, off)
+            for step in range(-1, H - 1):      # on-policy, then a uniform action at each informative step
+                _, _, leaf = _rollout(rs, true_psi0[n], true_ops[n], policies[n, chosen[n]], step, H, off)
                 ll[n, allowed] += leaf_ll[allowed, leaf]
     return gap, subopt, subopt_mle, covered, n_shared, mask, ll
