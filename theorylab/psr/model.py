@@ -223,8 +223,6 @@ def simulate_bracketing(params: BracketingParams, seed: int) -> xr.Dataset:
     off_diag = D[~np.eye(D.shape[0], dtype=bool)]
     separation = float(off_diag.min())
     neighbor = np.array([[grid[s, t, s + 1, t] for t in range(g_t)] for s in range(g_s - 1)])
-    level_gap = np.array([min(grid[s, t, s, u] for t in range(g_t) for u in range(g_t) if u != t)
-                          for s in range(g_s)]) if g_t > 1 else np.full(g_s, np.inf)
     groups = np.array([theory.shared_groups(table.leaf_p, g_s, g_t, eta, p.horizon) for eta in p.etas])
     exact = np.array([eta < separation for eta in p.etas])
     n = np.arange(1, p.max_tasks + 1)
@@ -244,9 +242,6 @@ def simulate_bracketing(params: BracketingParams, seed: int) -> xr.Dataset:
             "separation": ((), separation, {"long_name": "min over distinct models of max_pi ||P - P'||_1^pi"}),
             "neighbor_distance": (("shared_pair", "level"), neighbor,
                                   {"long_name": "distance between theta[s, t] and theta[s + 1, t]"}),
-            "level_distance": (("shared",), level_gap,
-                               {"long_name": "min over t != t' of the distance between theta[s, t] and theta[s, t']"}),
-            "class_size": ((), g_s * g_t, {"long_name": "single-task class size g_s g_t", "units": "models"}),
         },
         coords={
             "tasks": ("tasks", n, {"units": "tasks", "long_name": "number of tasks N"}),
@@ -319,7 +314,8 @@ def _curves(gap, subopt, subopt_mle, covered, n_shared) -> dict:
                    {"long_name": "suboptimality V* - V(pi) of the optimistic policy, mean over tasks",
                     "units": "return"}),
         "subopt_mle": (("iteration",), subopt_mle.mean(axis=1),
-                       {"long_name": "suboptimality of the MLE's optimal policy, mean over tasks", "units": "return"}),
+                       {"long_name": "suboptimality of the MLE's optimal policy, mean over tasks (the greedy "
+                                     "plug-in policy, for comparison with the optimistic one)", "units": "return"}),
         "covered": (("iteration",), covered, {"long_name": "every true model in the confidence set"}),
         "plausible_shared": (("iteration",), n_shared,
                              {"long_name": "shared values in the confidence set's projection", "units": "grid points"}),
@@ -352,7 +348,9 @@ def simulate_upstream(params: UpstreamParams, seed: int) -> xr.Dataset:
             "beta_per_task": ((), beta / p.tasks if joint else beta,
                               {"long_name": "beta per task: beta_joint / N (umt-psr) or beta_single (omle)"}),
             "log_class_size": ((), log_size, {"long_name": "log size of the class learned (joint or product)"}),
-            "optimal_value": ((), float(tasks.vopt.mean()), {"long_name": "mean optimal value V*", "units": "return"}),
+            "optimal_value": ((), float(tasks.vopt.mean()),
+                              {"long_name": "mean optimal value V* (the scale of gap and suboptimality)",
+                               "units": "return"}),
         },
         coords=_iteration_coords(p.iterations, p.horizon),
     )
@@ -403,8 +401,7 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
     s_up = p.shared_index(table)
     up = task_tables(table, s_up * table.g_t + levels, goals, p.switch_cost)
     beta_up = upstream_beta(p, table, p.upstream_tasks, True)
-    *_, up_covered, _, mask, _ = run_learner(table, up, np.ones(M, bool), True, beta_up, p.upstream_iterations,
-                                             up_seed)
+    *_, mask, _ = run_learner(table, up, np.ones(M, bool), True, beta_up, p.upstream_iterations, up_seed)
     shared_set = mask[0]
     s_target = int(np.clip(s_up + p.target_shift, 0, table.g_s - 1))
     target = task_tables(table, np.array([s_target * table.g_t + p.target_level]), np.array([p.target_goal]),
@@ -421,15 +418,13 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
         {
             "beta": (("learner",), [betas[n] for n in names], {"long_name": "confidence radius beta"}),
             "log_class_size": (("learner",), [sizes[n] for n in names],
-                               {"long_name": "log size of the target class"}),
-            "upstream_shared": ((), int(shared_set.sum()),
-                                {"long_name": "shared values plausible after upstream learning",
-                                 "units": "grid points"}),
-            "upstream_covered": ((), bool(up_covered[-1]),
-                                 {"long_name": "upstream truth in the final upstream confidence set"}),
+                               {"long_name": "log size of the target class (transfer: log of g_t times the "
+                                             "shared values plausible after upstream learning)"}),
             "target_in_class": ((), bool(restricted[target.true_index[0]]),
                                 {"long_name": "target's true model satisfies the similarity constraint"}),
-            "optimal_value": ((), float(target.vopt[0]), {"long_name": "target optimal value V*", "units": "return"}),
+            "optimal_value": ((), float(target.vopt[0]),
+                              {"long_name": "target optimal value V* (the scale of gap and suboptimality)",
+                               "units": "return"}),
         }
     ).assign_coords(
         {**_iteration_coords(p.iterations, p.horizon),
