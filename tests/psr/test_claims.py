@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from theorylab.core import registry
 
@@ -124,6 +125,32 @@ def test_bracketing_claim_fails_when_the_cover_merges_points_below_the_separatio
     out = _copy(ds)
     out["shared_groups"] = out.shared_groups.where(~out.exact, out.shared_groups - 1)
     assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
+
+
+def test_resamples_that_never_reach_epsilon_count_as_infinite_in_claims_and_figure(quick_dataset):
+    """Two of six seeds hold the gap at 1.5 epsilon, the others fall to epsilon / 2: the seed mean crosses, but
+    about 10% of resamples draw a majority of the flat seeds and never do.  Counted as infinite, they put the
+    97.5% bound beyond the run, and the figure must show that end as open (dropping them would not)."""
+    from theorylab.psr import figures
+    from theorylab.psr.claims import bootstrap_crossings, bootstrap_interval, episodes_to_epsilon
+
+    ds = _copy(quick_dataset("psr/upstream"))
+    eps = float(ds.attrs["epsilon"])
+    k = np.maximum(ds.iteration.values, 1)
+    falling = 0.5 * eps * np.sqrt(k[-1] / k)
+    n, learner = int(ds.tasks.max()), "omle"
+    curves = np.array([np.full(k.size, 1.5 * eps) if s < 2 else falling for s in range(ds.sizes["seed"])])
+    at = {"tasks": n, "learner": learner}
+    ds["gap"].loc[at] = xr.DataArray(curves, dims=("seed", "iteration")).transpose(*ds.gap.sel(at).dims).values
+    gap = ds.gap.sel(tasks=n, learner=learner)
+    boots = bootstrap_crossings([gap], ds.episodes.values, eps, seed=n)[:, 0]
+    assert np.isfinite(episodes_to_epsilon(gap, ds.episodes.values, eps))
+    assert not np.isnan(boots).any() and 0.05 < np.isinf(boots).mean() < 0.2
+    lo, hi = bootstrap_interval(boots)
+    assert np.isfinite(lo) and np.isinf(hi)
+    assert np.isfinite(np.nanquantile(np.where(np.isinf(boots), np.nan, boots), 0.975))   # dropped: a finite bound
+    arrows = figures.fig_sample_complexity(ds).axes[0].texts     # open upper ends, one at each such N
+    assert n in [a.xy[0] for a in arrows]
 
 
 def test_every_claim_has_a_negative_control():

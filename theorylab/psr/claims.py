@@ -29,27 +29,59 @@ def _binomial_floor(delta: float, n: int) -> float:
 
 # --- episodes to epsilon -----------------------------------------------------------------------------
 
+def _crossing(mean: np.ndarray, episodes: np.ndarray, eps: float) -> float:
+    """First episode count at which a mean gap curve falls to eps (log-interpolated, record k = 0 skipped); inf
+    if it never does within the run."""
+    x = theory.crossing(episodes[1:], mean[1:], eps)
+    return float("inf") if np.isnan(x) else x
+
+
 def episodes_to_epsilon(gap: xr.DataArray, episodes: np.ndarray, eps: float) -> float:
-    """Episodes per task at which the seed-mean optimistic gap first falls to eps (log-interpolated)."""
+    """Episodes per task at which the seed-mean optimistic gap first falls to eps; inf if never."""
     mean = gap.mean("seed").values if "seed" in gap.dims else gap.values
-    return theory.crossing(episodes[1:], mean[1:], eps)
+    return _crossing(mean, episodes, eps)
+
+
+def bootstrap_crossings(gaps: list[xr.DataArray], episodes: np.ndarray, eps: float, seed: int) -> np.ndarray:
+    """episodes_to_epsilon of N_BOOT seed-resampled means of each curve: shape (N_BOOT, len(gaps)).
+
+    Every curve is resampled with the same seed indices (paired by seed).  A resample that never reaches
+    eps needs more episodes than the run holds: it counts as inf, never as missing (dropping it would
+    shrink the upper quantiles).
+    """
+    rng = np.random.default_rng(seed)
+    ys = [g.transpose("seed", ...).values for g in gaps]
+    n = ys[0].shape[0]
+    out = np.empty((N_BOOT, len(ys)))
+    for i in range(N_BOOT):
+        pick = rng.integers(0, n, n)
+        for j, y in enumerate(ys):
+            out[i, j] = _crossing(y[pick].mean(0), episodes, eps)
+    return out
+
+
+def bootstrap_interval(boots: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over resamples (axis 0), each end a resample's own value (rounded outwards).
+
+    NumPy's interpolating quantile turns inf - inf into nan, so a resample counted as inf could vanish from
+    the bound; without interpolation it stays inf.
+    """
+    tail = (1.0 - level) / 2
+    return (np.quantile(boots, tail, axis=0, method="lower"),
+            np.quantile(boots, 1.0 - tail, axis=0, method="higher"))
 
 
 def _boot_ratio(num: xr.DataArray, den: xr.DataArray, episodes: np.ndarray, eps: float, seed: int) -> np.ndarray:
-    """Bootstrap over seeds (paired by seed index) of episodes_to_epsilon(num) / episodes_to_epsilon(den).
+    """Bootstrap (paired by seed) of episodes_to_epsilon(num) / episodes_to_epsilon(den); inf / inf counts as
+    inf (the conservative side for a claim that the ratio is below 1)."""
+    top, bottom = bootstrap_crossings([num, den], episodes, eps, seed).T
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(top), np.inf, top / bottom)
 
-    A resampled curve that never reaches eps counts as needing infinitely many episodes; inf / inf
-    counts as inf (the conservative side for a claim that the ratio is below 1).
-    """
-    rng = np.random.default_rng(seed)
-    a, b = num.transpose("seed", ...).values, den.transpose("seed", ...).values
-    out = np.empty(N_BOOT)
-    for i in range(N_BOOT):
-        pick = rng.integers(0, a.shape[0], a.shape[0])
-        top = np.nan_to_num(theory.crossing(episodes[1:], a[pick].mean(0)[1:], eps), nan=np.inf)
-        bottom = np.nan_to_num(theory.crossing(episodes[1:], b[pick].mean(0)[1:], eps), nan=np.inf)
-        out[i] = np.inf if np.isinf(top) else top / bottom
-    return out
+
+def fit_window(k: np.ndarray) -> np.ndarray:
+    """Mask of the last decade of iterations, k >= K / 10 (and k >= 1), where rates are fitted."""
+    return k >= max(1, k[-1] // 10)
 
 
 # --- bracketing --------------------------------------------------------------------------------------
@@ -140,13 +172,9 @@ def _optimism(ds: xr.Dataset):
             "1e-12", bad == 0 and positive > 0, "gap: optimistic value minus true value of the played policy")
 
 
-def _fit_window(ds: xr.Dataset) -> np.ndarray:
-    k = ds.iteration.values
-    return k[k >= max(1, k[-1] // 10)]
-
-
 def _gap_rate(ds: xr.Dataset):
-    window = _fit_window(ds)
+    k = ds.iteration.values
+    window = k[fit_window(k)]
     rows, worst = [], 0.0
     for n in ds.tasks.values:
         for learner in ds.learner.values:
@@ -181,7 +209,7 @@ def _fewer_episodes(ds: xr.Dataset):
             continue
         boot = _boot_ratio(ds.gap.sel(tasks=n, learner=UMT), ds.gap.sel(tasks=n, learner=OMLE),
                            ds.episodes.values, eps, seed=n)
-        upper = float(np.quantile(boot, 0.975))
+        upper = float(bootstrap_interval(boot)[1])
         passed &= bool(np.isfinite(ratio) and upper < 1.0)
         rows.append(f"N={n}: {ep[n, UMT]:.0f} vs {ep[n, OMLE]:.0f} episodes per task (ratio {ratio:.2f}, "
                     f"97.5% bootstrap bound {upper:.2f})")
@@ -226,7 +254,7 @@ def _transfer(ds: xr.Dataset):
             continue
         boot = _boot_ratio(sub.gap.sel(learner="transfer"), sub.gap.sel(learner="scratch"), x, eps,
                            seed=int(budget))
-        upper = float(np.quantile(boot, 0.975))
+        upper = float(bootstrap_interval(boot)[1])
         passed &= bool(np.isfinite(t / s) and upper < 1.0)
         rows.append(f"{budget} upstream iterations: {t:.0f} vs {s:.0f} (97.5% bound of the ratio {upper:.2f})")
     return ("; ".join(rows), "transfer reaches the target accuracy in fewer episodes than learning from scratch",

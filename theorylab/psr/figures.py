@@ -11,25 +11,17 @@ import numpy as np
 import xarray as xr
 
 from theorylab.core.plotting import figure
-from theorylab.psr.claims import OMLE, UMT, episodes_to_epsilon, one_seed
+from theorylab.psr.claims import (OMLE, UMT, bootstrap_crossings, bootstrap_interval, episodes_to_epsilon,
+                                  fit_window, one_seed)
 
 LEARNER_STYLE = {UMT: ("#1f77b4", "UMT-PSR (joint class)"), OMLE: ("#d62728", "OMLE per task")}
 FAMILY_STYLE = {"transition": ("-", "common transition"), "emission": ("--", "common emission")}
 LEVEL_NAME = {"transition": "alpha", "emission": "p"}   # the task-specific parameter of each family
 
 
-def _bootstrap_crossings(gap: xr.DataArray, episodes: np.ndarray, eps: float, n_boot: int = 200,
-                         seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    y = gap.transpose("seed", ...).values
-    boots = [episodes_to_epsilon(xr.DataArray(y[rng.integers(0, y.shape[0], y.shape[0])].mean(0)), episodes, eps)
-             for _ in range(n_boot)]
-    return float(np.nanquantile(boots, 0.025)), float(np.nanquantile(boots, 0.975))
-
-
 def _rate_constant(gap: np.ndarray, k: np.ndarray, radius: float) -> float:
-    """c in gap ~ c sqrt(radius / k), fitted (median) over the last decade of k."""
-    window = k >= max(1, k[-1] // 10)
+    """c in gap ~ c sqrt(radius / k), fitted (median) over the claims' fit window."""
+    window = fit_window(k)
     return float(np.median(gap[window] * np.sqrt(k[window] / radius)))
 
 
@@ -100,26 +92,31 @@ def fig_bracketing(ds: xr.Dataset) -> plt.Figure:
 def fig_sample_complexity(ds: xr.Dataset) -> plt.Figure:
     """Episodes per task needed to bring the optimistic gap (the suboptimality bound, mean over tasks and seeds) to
     epsilon, against the number of tasks N, for UMT-PSR over the joint class and for single-task OMLE on each
-    task; bars: 95% bootstrap over seeds. Dotted: the bound's scaling, episodes proportional to the per-task
-    radius beta_joint / N = (log g_s + log 1/delta) / N + log g_t (UMT-PSR) or beta_single = log(g_s g_t N / delta)
+    task; bars: 95% bootstrap over seeds (the resamples of the claims' check; a resample that never reaches
+    epsilon counts as needing more episodes than the run holds, and an arrow marks an upper end beyond the run).
+    Dotted: the bound's scaling, episodes proportional to the per-task radius
+    beta_joint / N = (log g_s + log 1/delta) / N + log g_t (UMT-PSR) or beta_single = log(g_s g_t N / delta)
     (OMLE), with the constant fitted at N = 1 (where the two learners coincide)."""
     eps = float(ds.attrs["epsilon"])
     x = ds.episodes.values
     n = ds.tasks.values
+    learners = [str(lr) for lr in ds.learner.values]
     fig, ax = figure(figsize=(4.4, 3.4))
+    mid = np.array([[episodes_to_epsilon(ds.gap.sel(tasks=N, learner=lr), x, eps) for lr in learners] for N in n])
+    boots = [bootstrap_crossings([ds.gap.sel(tasks=N, learner=lr) for lr in learners], x, eps, seed=int(N))
+             for N in n]
+    lo, hi = (np.array(end) for end in zip(*map(bootstrap_interval, boots)))
     measured = {}
-    for learner in ds.learner.values:
-        color, label = LEARNER_STYLE[str(learner)]
-        mid, lo, hi = [], [], []
-        for N in n:
-            gap = ds.gap.sel(tasks=N, learner=learner)
-            mid.append(episodes_to_epsilon(gap, x, eps))
-            a, b = _bootstrap_crossings(gap, x, eps, seed=int(N))
-            lo.append(a)
-            hi.append(b)
-        mid, lo, hi = map(np.asarray, (mid, lo, hi))
-        measured[str(learner)] = mid
-        ax.errorbar(n, mid, yerr=[mid - lo, hi - mid], color=color, marker="o", capsize=2, label=label)
+    for j, learner in enumerate(learners):
+        color, label = LEARNER_STYLE[learner]
+        m = np.where(np.isfinite(mid[:, j]), mid[:, j], np.nan)     # never reached: no point
+        measured[learner] = m
+        down = np.where(np.isfinite(lo[:, j]), m - lo[:, j], np.nan)
+        up = np.where(np.isfinite(hi[:, j]), hi[:, j] - m, 0.0)
+        ax.errorbar(n, m, yerr=[down, up], color=color, marker="o", capsize=2, label=label)
+        for N, y in zip(n[~np.isfinite(hi[:, j])], m[~np.isfinite(hi[:, j])]):
+            ax.annotate("", xy=(N, 0.97), xycoords=("data", "axes fraction"), xytext=(N, y), textcoords="data",
+                        arrowprops={"arrowstyle": "->", "color": color, "lw": 1.5})
     radius = ds.beta_per_task.isel(seed=0)
     c = measured[UMT][0] / float(radius.sel(tasks=n[0], learner=UMT))
     for learner in ds.learner.values:
