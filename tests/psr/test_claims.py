@@ -153,6 +153,33 @@ def test_resamples_that_never_reach_epsilon_count_as_infinite_in_claims_and_figu
     assert n in [a.xy[0] for a in arrows]
 
 
+def _claim(claim_id):
+    from theorylab.psr.claims import CLAIMS
+
+    return next(c for c in CLAIMS if c.id == claim_id)
+
+
+def _power_law_gap(ds, zero_from):
+    """An exact k^-1/2 gap (seed-dependent constant), with seed 0's gap exactly 0 from iteration zero_from on."""
+    out = _copy(ds)
+    k = np.maximum(ds.iteration, 1)
+    out["gap"] = (1.0 + 0.1 * ds.seed) / np.sqrt(k) * xr.ones_like(ds.gap)
+    out["gap"].loc[{"seed": ds.seed.values[0], "iteration": ds.iteration.values[zero_from:]}] = 0.0
+    return out
+
+
+def test_gap_rate_fits_before_a_seed_reaches_zero_and_fails_when_too_little_is_left(quick_dataset):
+    """A gap of exactly 0 in one seed (the class resolved) must not crash the check: the fit stops before it,
+    and fails, saying why, when under half a decade of the window is left."""
+    claim = _claim("psr.gap-rate")
+    ds = quick_dataset("psr/upstream")
+    K = int(ds.iteration.max())
+    late = claim.evaluate(_power_law_gap(ds, 6 * K // 10))
+    assert late.passed and "reaches 0" in late.measured
+    early = claim.evaluate(_power_law_gap(ds, K // 10 + 5))
+    assert not early.passed and "under half a decade" in early.measured
+
+
 def test_every_claim_has_a_negative_control():
     assert {c.id for _, c in CASES} == set(NEGATIVE)
 
