@@ -180,6 +180,28 @@ def test_gap_rate_fits_before_a_seed_reaches_zero_and_fails_when_too_little_is_l
     assert not early.passed and "under half a decade" in early.measured
 
 
+def test_class_size_coverage_counts_only_runs_with_upstream_data(quick_dataset):
+    """Budget-0 runs hold the truth trivially; counted, they would hide a constraint that excludes the target too
+    often.  Exclude just enough runs with data to fall below the floor of those runs alone, where counting the
+    budget-0 runs as well would still pass."""
+    from theorylab.psr.claims import _binomial_floor
+
+    claim = _claim("psr.transfer-class-size")
+    ds = quick_dataset("psr/downstream")
+    delta = float(ds.attrs["delta"])
+    budgets = ds.upstream_iterations.values
+    at = {"upstream_iterations": budgets[budgets > 0]}
+    inside = ds.target_in_class.sel(at).values
+    n_data, n_all = inside.size, ds.target_in_class.size
+    out_runs = next(m for m in range(n_data + 1) if (n_data - m) / n_data < _binomial_floor(delta, n_data))
+    assert inside.all() and (n_all - out_runs) / n_all >= _binomial_floor(delta, n_all)
+    out = _copy(ds)
+    flat = inside.ravel().copy()
+    flat[:out_runs] = False
+    out["target_in_class"].loc[at] = flat.reshape(inside.shape)
+    assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
+
+
 def test_every_claim_has_a_negative_control():
     assert {c.id for _, c in CASES} == set(NEGATIVE)
 

@@ -284,7 +284,9 @@ def _transfer(ds: xr.Dataset):
 def _class_size(ds: xr.Dataset):
     size = ds.log_class_size.sel(learner="transfer").mean("seed").values
     full = float(ds.log_class_size.sel(learner="scratch").max())
-    inside = ds.target_in_class.values
+    # without upstream data the class is the full class and holds the truth trivially: count only runs with data
+    budgets = ds.upstream_iterations.values
+    inside = ds.target_in_class.sel(upstream_iterations=budgets[budgets > 0]).values
     n = int(inside.size)
     frac = float(inside.mean())
     floor = _binomial_floor(float(ds.attrs["delta"]), n)
@@ -292,8 +294,9 @@ def _class_size(ds: xr.Dataset):
     shrinking = bool(np.all(np.diff(size[order]) < 0))
     passed = shrinking and frac >= floor and bool(np.all(size <= full + 1e-12))
     return (f"log class size {fmt(size[order])} (full class {full:.2f}); target in the restricted class in "
-            f"{frac:.3f} of {n} runs", "log |Theta_down| decreases with upstream data; the target's truth satisfies "
-            "the constraint with probability >= 1 - delta", f"strict decrease; frequency >= {floor:.3f}", passed,
+            f"{frac:.3f} of {n} runs with upstream data", "log |Theta_down| decreases with upstream data; the "
+            "target's truth satisfies the constraint with probability >= 1 - delta",
+            f"strict decrease; frequency >= {floor:.3f}", passed,
             f"upstream budgets {fmt(ds.upstream_iterations.values[order])} iterations")
 
 
