@@ -22,6 +22,8 @@ SMALL_INV = dict(d=4, N=3, heads=8, samples=10, references=5)
     (model.LearningParams, {"n_train": ()}, "n_train"),
     (model.LearningParams, {"lams": (1e-3, -1.0)}, "lams"),
     (model.LearningParams, {"lams": (1e-3, 1e-3)}, "lams"),
+    (model.LearningParams, {"lams": (1e-11,)}, "lams"),
+    (model.HeadsParams, {"lams": (1e-11,)}, "lams"),
     (model.LearningParams, {"targets": ("corr1", "corr9")}, "targets"),
     (model.LearningParams, {"model": "rfmlp", "mu": 1.0}, "mu"),
     (model.LearningParams, {"model": "rfa", "units": 100}, "units"),
@@ -110,8 +112,8 @@ def _small_problem(seed=0, n=60, n_eval=50, p=25, T=3):
 
 @pytest.mark.parametrize("p", [25, 90])   # fewer and more features than training samples
 def test_ridge_errors_match_primal_solve(p):
-    """Oracle: the primal normal equations (Phi^T Phi + n lam I) theta = Phi^T y, solved by scipy for each
-    nested n and lam (independent of the dual eigendecomposition)."""
+    """Oracle: the primal problem as least squares, [Phi; sqrt(n lam) I] theta = [y; 0], solved by SVD
+    (scipy.linalg.lstsq) for each nested n and lam: independent of the dual Cholesky solve."""
     Phi, Y = _small_problem(p=p)
     n_list, lams, n_val = (30, 60), (1e-4, 1e-2, 1.0), 20
     tr, ev = Phi[:60], Phi[60:]
@@ -119,7 +121,8 @@ def test_ridge_errors_match_primal_solve(p):
                                           n_list, lams)
     for a, n in enumerate(n_list):
         for b, lam in enumerate(lams):
-            theta = scipy.linalg.solve(tr[:n].T @ tr[:n] + n * lam * np.eye(p), tr[:n].T @ Y[:n], assume_a="pos")
+            stacked = np.vstack([tr[:n], np.sqrt(n * lam) * np.eye(p)])
+            theta = scipy.linalg.lstsq(stacked, np.vstack([Y[:n], np.zeros((p, Y.shape[1]))]))[0]
             pred = ev @ theta
             nmse = lambda f, y: ((f - y) ** 2).mean(axis=0) / (y**2).mean(axis=0)  # noqa: E731
             np.testing.assert_allclose(train[a, b], nmse(tr[:n] @ theta, Y[:n]), rtol=1e-7)
