@@ -33,8 +33,17 @@ SMALL_INV = dict(d=4, N=3, heads=8, samples=10, references=5)
     (model.HeadsParams, {"heads": (64, 32)}, "heads"),
     (model.HeadsParams, {"gram_inputs": 600, "n_train": 512}, "gram_inputs"),
     (model.HeadsParams, {"target": "nope"}, "target"),
+    (model.HeadsParams, {"n_train": 8192, "n_test": 20000}, "n_train"),
+    (model.HeadsParams, {"heads": (16000,), "d": 64}, "heads"),
+    (model.HeadsParams, {"heads": (4096,), "d": 64, "gram_inputs": 500}, "heads"),
+    (model.LearningParams, {"model": "rfmlp", "units": 200_000, "d": 64, "N": 8}, "units"),
+    (model.LearningParams, {"model": "rfmlp", "heads": 4096, "d": 32, "N": 32}, "heads"),
+    (model.LearningParams, {"model": "rfa", "heads": 16384, "d": 64}, "heads"),
     (model.InvarianceParams, {"N": 1}, "N"),
     (model.InvarianceParams, {"mu": 0.0}, "mu"),
+    (model.InvarianceParams, {"samples": 10000, "heads": 4096, "d": 8}, "samples"),
+    (model.InvarianceParams, {"heads": 4096, "d": 64, "N": 64, "samples": 1}, "heads"),
+    (model.InvarianceParams, {"samples": 10000, "references": 1000, "N": 64}, "references"),
 ])
 def test_bad_parameters_raise_naming_them(cls, changes, name):
     with pytest.raises(ValueError, match=rf"^{name} must"):

@@ -40,6 +40,8 @@ N_TRAIN = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 # independent random streams per (seed, role): data never depends on the model, so models are paired
 ROLE_TRAIN, ROLE_VAL, ROLE_TEST, ROLE_NOISE, ROLE_HEADS, ROLE_UNITS, ROLE_PERM, ROLE_GRAM = range(8)
 CHUNK_BYTES = 64e6  # feature block kept in memory while accumulating a Gram matrix
+MAX_ENTRIES = 6e7    # float64 entries of any one array a simulation holds (480 MB)
+MAX_KEY_PAIRS = 5e9  # key pairs of the closed-form kernel (about 2 minutes on one core)
 ATTRS = {
     "input_law": "query and keys i.i.d. uniform on the unit sphere S^{d-1}",
     "augmentation": "x~ = (x, 1)",
@@ -70,6 +72,12 @@ def _increasing(name: str, values: tuple) -> None:
 def _distinct(name: str, values: tuple) -> None:
     if len(set(values)) != len(values):
         raise ValueError(f"{name} must not repeat values (got {values!r})")
+
+
+def _at_most(name: str, what: str, size: float, limit: float) -> None:
+    """Reject, before any compute, a parameter that makes ``what`` exceed ``limit``."""
+    if size > limit:
+        raise ValueError(f"{name} must keep {what} at <= {limit:g} (got {size:g})")
 
 
 # --- data and features -------------------------------------------------------------------------------
@@ -235,12 +243,14 @@ class LearningParams(Params):
             raise ValueError(f"units must be 0 unless model is 'rfmlp' (got units={self.units} with model "
                              f"{self.model!r})")
         n_max, n_all = self.n_train[-1], self.n_train[-1] + self.n_val + self.n_test
-        if n_all * n_max > 6e7:
-            raise ValueError(f"n_train must keep the Gram blocks at <= 6e7 entries (got n_max {n_max} x "
-                             f"{n_all} sequences)")
-        if self.model == "krr_rfa" and n_all * n_max * self.N**2 > 5e9:
-            raise ValueError(f"N must keep the closed-form kernel at <= 5e9 key pairs (got N={self.N}, "
-                             f"{n_all} x {n_max} sequences)")
+        _at_most("n_train", "the Gram blocks' entries", n_all * n_max, MAX_ENTRIES)
+        if self.model == "rfa":
+            _at_most("heads", "the query-key matrices' entries", self.heads * (self.d + 1) ** 2, MAX_ENTRIES)
+        if self.model == "rfmlp":
+            _at_most("units" if self.units else "heads", "the RFMLP weights' entries",
+                     self.width * ((self.N + 1) * self.d + 1), MAX_ENTRIES)
+        if self.model == "krr_rfa":
+            _at_most("N", "the closed-form kernel's key pairs", n_all * n_max * self.N**2, MAX_KEY_PAIRS)
 
     @property
     def width(self) -> int:
@@ -269,10 +279,13 @@ class HeadsParams(Params):
         _distinct("lams", self.lams)
         if self.gram_inputs > self.n_train:
             raise ValueError(f"gram_inputs must be <= n_train = {self.n_train} (got {self.gram_inputs})")
-        if self.gram_draws * sum(self.heads) * self.gram_inputs * (self.d + 1) > 2e9:
-            raise ValueError(f"gram_draws must keep the Gram-error features at <= 2e9 values (got {self.gram_draws})")
-        if (self.n_train + self.n_val + self.n_test) * self.n_train * self.N**2 > 5e9:
-            raise ValueError(f"n_train must keep the closed-form kernel at <= 5e9 key pairs (got {self.n_train})")
+        n_all, d1, M = self.n_train + self.n_val + self.n_test, self.d + 1, self.heads[-1]
+        _at_most("n_train", "the Gram blocks' entries", n_all * self.n_train, MAX_ENTRIES)
+        _at_most("n_train", "the closed-form kernel's key pairs", n_all * self.n_train * self.N**2, MAX_KEY_PAIRS)
+        _at_most("heads", "the query-key matrices' entries", M * d1**2, MAX_ENTRIES)
+        _at_most("heads", "one Gram-error feature matrix's entries", M * d1 * self.gram_inputs, MAX_ENTRIES)
+        _at_most("gram_draws", "the Gram-error features computed", self.gram_draws * sum(self.heads) * d1
+                 * self.gram_inputs, 2e9)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,6 +296,13 @@ class InvarianceParams(Params):
     mu: float = param(2.0, "mean scale of the biased variant", gt=0, le=100)
     samples: int = param(50, "sequences", ge=1, le=10000)
     references: int = param(20, "reference sequences X' for the kernel rows K(X, X')", ge=1, le=1000)
+
+    def check(self) -> None:
+        width = self.heads * (self.d + 1)
+        _at_most("samples", "the feature matrices' entries", self.samples * width, MAX_ENTRIES)
+        _at_most("heads", "the RFMLP weights' entries", width * ((self.N + 1) * self.d + 1), MAX_ENTRIES)
+        _at_most("references", "the closed-form kernel's key pairs", self.samples * self.references * self.N**2,
+                 MAX_KEY_PAIRS)
 
 
 # --- simulators ----------------------------------------------------------------------------------------
