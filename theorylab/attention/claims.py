@@ -198,8 +198,9 @@ CLAIMS: list[Claim] = [
           "On the non-invariant control target sqrt(d) <x_0, x_1> RFA cannot go below 1 - 1/N",
           "derived", "sequence_length", _invariant_floor),
     Claim("attention.degree-staircase",
-          "Higher-degree correlation targets need more samples: at every n the RFA error is ordered in the "
-          "Gegenbauer degree k (abstract: interplay between sample size and target complexity)",
+          "Higher-degree correlation targets need more samples: zero-mean RFA learns the degree-1 target "
+          "within the sweep's n but not degree 2, and its error is non-decreasing in the Gegenbauer degree k "
+          "at every n (abstract: interplay between sample size and target complexity)",
           "reconstructed", "bias", _staircase),
     Claim("attention.bias-helps",
           "A non-zero-mean query-key matrix beats the zero-mean one on degree-2 and degree-3 correlation "
