@@ -1,5 +1,7 @@
-"""Every claim of the study at quick scale, plus a negative control per claim showing the check can fail."""
+"""Every claim of the study at quick scale, plus a negative control per claim showing the check can fail;
+every figure renders from quick-scale data."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -96,3 +98,12 @@ def test_every_claim_has_a_negative_control():
 def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
     corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
     assert not claim.evaluate(corrupted).passed
+
+
+@pytest.mark.parametrize("experiment", [e.full_name for e in EXPERIMENTS if e.figures])
+def test_figures_render_from_quick_data(quick_dataset, experiment):
+    exp = next(e for e in EXPERIMENTS if e.full_name == experiment)
+    for name, fn in exp.figure_functions().items():
+        fig = fn(quick_dataset(experiment))
+        assert isinstance(fig, plt.Figure) and fig.axes, name
+        plt.close(fig)

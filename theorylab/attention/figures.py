@@ -43,6 +43,14 @@ def _powers_of_two(ax, values) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _loglog(ax, x, subs=(1.0,)) -> None:
+    """Log-2 x axis ticked at the swept values (small labels), log y axis with plain-decimal labels."""
+    _powers_of_two(ax, x)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_yscale("log")
+    _plain_log(ax.yaxis, subs)
+
+
 def _band(ax, x, da: xr.DataArray, color: str, ls: str = "-", label: str | None = None, marker: str = "o") -> None:
     """Seed mean (line) and seed range (band)."""
     ax.fill_between(x, da.min("seed"), da.max("seed"), color=color, alpha=0.15, lw=0)
@@ -75,10 +83,7 @@ def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
             if n[0] <= x <= n[-1]:
                 ax.axvline(x, color="0.5", lw=0.8, ls=":")
                 ax.text(x * side, floor * 1.25, text, fontsize=8, color="0.35", ha="left" if side > 1 else "right")
-        _powers_of_two(ax, n)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_yscale("log")
-        _plain_log(ax.yaxis)
+        _loglog(ax, n)
         ax.set_ylim(floor, 1.6)
         ax.set_xlabel("training sequences n")
         ax.set_title(TARGET_TITLE.get(str(target), str(target)), fontsize=9)
@@ -140,10 +145,7 @@ def fig_degree_staircase(ds: xr.Dataset) -> plt.Figure:
                 _band(ax, n, ds.test_err_best.sel(mu=mu, target=target), color, ls,
                       f"k = {target[4:]}" if mu == 0 else None)
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
-    _powers_of_two(ax, n)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    _loglog(ax, n)
     ax.set_ylim(10.0 ** np.floor(np.log10(max(lowest, 1e-6))), 1.6)
     ax.set_xlabel("training sequences n")
     ax.set_ylabel("normalised test MSE")
@@ -194,10 +196,7 @@ def fig_kernel_convergence(ds: xr.Dataset) -> plt.Figure:
     fit = loglog_slope(M, rms.values)
     ax.plot(M, mean[0] * (M / M[0]) ** fit.slope, "k--", lw=1, label=f"fit: slope {fit.slope:.2f}")
     ax.plot(M, mean[0] * (M / M[0]) ** -0.5, color="0.5", ls=":", lw=1.2, label="slope -1/2")
-    _powers_of_two(ax, M)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis, subs=(1.0, 2.0, 5.0))
+    _loglog(ax, M, subs=(1.0, 2.0, 5.0))
     ax.set_xlabel("heads M")
     ax.set_ylabel(r"$\|\Phi\Phi^\top - K\|_F \,/\, \|K\|_F$")
     ax.legend(fontsize=7)
@@ -205,10 +204,7 @@ def fig_kernel_convergence(ds: xr.Dataset) -> plt.Figure:
     krr = ds.krr_test_err_best
     bx.axhspan(float(krr.min()), float(krr.max()), color="0.5", alpha=0.2, lw=0)
     bx.axhline(float(krr.mean()), color="0.3", ls="--", lw=1, label=r"KRR, limit kernel ($M\to\infty$)")
-    _powers_of_two(bx, M)
-    bx.tick_params(axis="x", labelsize=7)
-    bx.set_yscale("log")
-    _plain_log(bx.yaxis, subs=(1.0, 2.0, 5.0))
+    _loglog(bx, M, subs=(1.0, 2.0, 5.0))
     bx.set_xlabel("heads M")
     bx.set_ylabel(f"normalised test MSE (n = {int(ds.attrs['n_train'])})")
     bx.legend(fontsize=7)
