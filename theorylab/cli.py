@@ -83,22 +83,24 @@ def _check(args: argparse.Namespace, render: bool) -> int:
         return _usage_error(err)
     failed = 0
     by_study: dict[str, list[pipeline.Verdict]] = {}
+    start = time.perf_counter()
     with _client(args) as client:
-        for exp in exps:
-            start = time.perf_counter()
-            ds = pipeline.run_experiment(exp, args.scale, store=Store(args.cache), force=args.force,
-                                         client=client)
-            if render:
-                pipeline.render_figures(exp, ds, root)
-            verdicts = pipeline.evaluate_claims(exp, ds, args.scale)
-            by_study.setdefault(exp.study, []).extend(verdicts)
-            bad = [v for v in verdicts if not v.result.passed]
-            failed += len(bad)
-            print(f"{exp.full_name:32s} {time.perf_counter() - start:7.1f} s  "
-                  f"claims {len(verdicts) - len(bad)}/{len(verdicts)} pass", file=sys.stderr)
-            for v in bad:
-                print(f"  FAIL {v.result.claim_id}: measured {v.result.measured}, expected "
-                      f"{v.result.expected} ({v.result.tolerance}) {v.result.detail}", file=sys.stderr)
+        datasets = pipeline.run_experiments(exps, args.scale, store=Store(args.cache), force=args.force,
+                                            client=client)
+    print(f"simulated {len(exps)} experiment(s) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    for exp, ds in zip(exps, datasets):
+        start = time.perf_counter()
+        if render:
+            pipeline.render_figures(exp, ds, root)
+        verdicts = pipeline.evaluate_claims(exp, ds, args.scale)
+        by_study.setdefault(exp.study, []).extend(verdicts)
+        bad = [v for v in verdicts if not v.result.passed]
+        failed += len(bad)
+        print(f"{exp.full_name:32s} {time.perf_counter() - start:7.1f} s  "
+              f"claims {len(verdicts) - len(bad)}/{len(verdicts)} pass", file=sys.stderr)
+        for v in bad:
+            print(f"  FAIL {v.result.claim_id}: measured {v.result.measured}, expected "
+                  f"{v.result.expected} ({v.result.tolerance}) {v.result.detail}", file=sys.stderr)
     for study, verdicts in by_study.items():
         path = pipeline.write_claims_table(root, study, verdicts)
     if by_study:

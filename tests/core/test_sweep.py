@@ -108,3 +108,19 @@ def test_single_threaded_limits_blas_and_numba_and_restores():
         assert numba.get_num_threads() == 1
     assert [p["num_threads"] for p in threadpool_info()] == before
     assert numba.get_num_threads() == numba_before
+
+
+def test_several_sweeps_run_together_equal_each_run_alone(tmp_path):
+    """run_sweeps: two experiments' tasks submitted at once give the same Datasets as separate sweeps."""
+    from theorylab.core.sweep import plan_sweep, run_sweeps
+
+    store = Store(tmp_path)
+    other = {"depth": [4], "deficit": ["late"]}
+    sweeps = [plan_sweep(simulate_phase, BASE, GRID, [0, 1], study="deeplinear", experiment="toy", store=store),
+              plan_sweep(simulate_phase, BASE, other, [3], study="deeplinear", experiment="toy2", store=store)]
+    with dask_client(n_workers=2) as client:
+        together = run_sweeps(sweeps, store=store, client=client, progress=False)
+    xr.testing.assert_identical(together[0], _sweep())
+    alone = run_sweep(simulate_phase, BASE, other, [3], study="deeplinear", experiment="toy2", progress=False)
+    xr.testing.assert_identical(together[1], alone)
+    assert len(list((tmp_path / "deeplinear").glob("*.nc"))) == 9  # every task cached under its own key

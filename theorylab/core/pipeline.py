@@ -15,7 +15,7 @@ from theorylab.core import registry
 from theorylab.core.claims import Claim, ClaimResult
 from theorylab.core.plotting import save_figure
 from theorylab.core.store import Store, write_atomic
-from theorylab.core.sweep import make_tasks, run_sweep
+from theorylab.core.sweep import make_tasks, plan_sweep, run_sweeps
 
 
 def validate(exp: registry.Experiment, scale: str, overrides: dict[str, Any] | None = None) -> None:
@@ -26,15 +26,23 @@ def validate(exp: registry.Experiment, scale: str, overrides: dict[str, Any] | N
     exp.claim_objects()
 
 
-def run_experiment(exp: registry.Experiment, scale: str, *, overrides: dict[str, Any] | None = None,
-                   store: Store | None = None, force: bool = False, client: Any = None,
-                   progress: bool = True) -> xr.Dataset:
-    resolved = exp.resolve(scale, overrides)
-    ds = run_sweep(resolved.simulate, resolved.base, resolved.grid, resolved.seeds,
-                   study=exp.study, experiment=exp.name, store=store, force=force,
-                   client=client, progress=progress)
-    ds.attrs["scale"] = scale
-    return ds
+def run_experiments(exps: list[registry.Experiment], scale: str, *, overrides: dict[str, Any] | None = None,
+                    store: Store | None = None, force: bool = False, client: Any = None,
+                    progress: bool = True) -> list[xr.Dataset]:
+    """Every experiment's Dataset; on a cluster all their tasks run together (see :func:`run_sweeps`)."""
+    sweeps = []
+    for exp in exps:
+        resolved = exp.resolve(scale, overrides)
+        sweeps.append(plan_sweep(resolved.simulate, resolved.base, resolved.grid, resolved.seeds,
+                                 study=exp.study, experiment=exp.name, store=store, force=force))
+    datasets = run_sweeps(sweeps, store=store, client=client, progress=progress)
+    for ds in datasets:
+        ds.attrs["scale"] = scale
+    return datasets
+
+
+def run_experiment(exp: registry.Experiment, scale: str, **kwargs: Any) -> xr.Dataset:
+    return run_experiments([exp], scale, **kwargs)[0]
 
 
 def render_figures(exp: registry.Experiment, ds: xr.Dataset, root: Path) -> list[Path]:

@@ -116,17 +116,79 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
         yield client
 
 
-def _execute(simulate: Simulator, tasks: list[Task], client: Any) -> Iterator[tuple[Task, xr.Dataset]]:
-    """Yield (task, result) as tasks finish, in any order."""
+@dataclasses.dataclass
+class Sweep:
+    """One experiment's tasks, their cache keys, and the results found so far (None: still to run)."""
+
+    simulate: Simulator
+    grid: dict[str, Sequence[Any]]
+    seeds: Sequence[int]
+    study: str
+    experiment: str
+    tasks: list[Task]
+    keys: list[str]
+    results: list[xr.Dataset | None]
+
+    def todo(self) -> list[Task]:
+        return [t for t in self.tasks if self.results[t.index] is None]
+
+    def dataset(self) -> xr.Dataset:
+        return combine(self.tasks, self.results, self.grid, self.seeds, self.experiment)
+
+
+def plan_sweep(
+    simulate: Simulator,
+    base: Params,
+    grid: dict[str, Sequence[Any]] | None = None,
+    seeds: Sequence[int] = (0,),
+    *,
+    study: str,
+    experiment: str,
+    store: Store | None = None,
+    force: bool = False,
+) -> Sweep:
+    """Expand (and so validate) the grid, and read every task already in ``store`` unless ``force``."""
+    grid = dict(grid or {})
+    tasks = make_tasks(base, grid, seeds)
+    keys = [cache_key(study, experiment, t.params, t.seed) for t in tasks]
+    results = [store.load(study, k) if store is not None and not force else None for k in keys]
+    return Sweep(simulate, grid, list(seeds), study, experiment, tasks, keys, results)
+
+
+def _execute(work: list[tuple[Sweep, Task]], client: Any) -> Iterator[tuple[Sweep, Task, xr.Dataset]]:
+    """Yield (sweep, task, result) as tasks finish, in any order."""
     if client is None:
-        for task in tasks:
-            yield task, _run(simulate, task)
+        for sweep, task in work:
+            yield sweep, task, _run(sweep.simulate, task)
         return
     from distributed import as_completed
 
-    futures = {client.submit(_run, simulate, t, pure=False): t for t in tasks}
+    futures = {client.submit(_run, sweep.simulate, task, pure=False): (sweep, task) for sweep, task in work}
     for future in as_completed(futures):
-        yield futures[future], future.result()
+        yield *futures[future], future.result()
+
+
+def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any = None,
+               progress: bool = True) -> list[xr.Dataset]:
+    """Run every missing task of every sweep and return each sweep's Dataset.
+
+    On a cluster all tasks are submitted at once, so no experiment waits for the
+    last task of another and every worker stays busy.  Each result is cached as
+    soon as it arrives.
+    """
+    work = [(sweep, task) for sweep in sweeps for task in sweep.todo()]
+    total = sum(len(sweep.tasks) for sweep in sweeps)
+    desc = (f"{sweeps[0].study}/{sweeps[0].experiment}" if len(sweeps) == 1
+            else f"{len(sweeps)} experiments")
+    with tqdm(total=total, initial=total - len(work), desc=desc, unit="task",
+              disable=None if progress else True, leave=False) as bar:  # None: tty only
+        for sweep, task, ds in _execute(work, client):
+            ds.attrs["experiment"] = sweep.experiment
+            if store is not None:
+                store.save(sweep.study, sweep.keys[task.index], ds)
+            sweep.results[task.index] = ds
+            bar.update()
+    return [sweep.dataset() for sweep in sweeps]
 
 
 def run_sweep(
@@ -148,24 +210,8 @@ def run_sweep(
     simulator's own dims.  Cached tasks are read from ``store`` unless ``force``.
     ``client`` is a ``distributed.Client`` to run tasks on, or None to run them here.
     """
-    grid = dict(grid or {})
-    tasks = make_tasks(base, grid, seeds)
-    results: list[xr.Dataset | None] = [None] * len(tasks)
-    keys = [cache_key(study, experiment, t.params, t.seed) for t in tasks]
-    if store is not None and not force:
-        for t in tasks:
-            results[t.index] = store.load(study, keys[t.index])
-    todo = [t for t in tasks if results[t.index] is None]
-
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{study}/{experiment}",
-              unit="task", disable=None if progress else True, leave=False) as bar:  # None: tty only
-        for task, ds in _execute(simulate, todo, client):
-            ds.attrs["experiment"] = experiment
-            if store is not None:
-                store.save(study, keys[task.index], ds)
-            results[task.index] = ds
-            bar.update()
-    return combine(tasks, results, grid, seeds, experiment)
+    sweep = plan_sweep(simulate, base, grid, seeds, study=study, experiment=experiment, store=store, force=force)
+    return run_sweeps([sweep], store=store, client=client, progress=progress)[0]
 
 
 def combine(tasks: list[Task], results: list[xr.Dataset], grid: dict[str, Sequence[Any]],
