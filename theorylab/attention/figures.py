@@ -160,8 +160,9 @@ def fig_bias_ratio(ds: xr.Dataset) -> plt.Figure:
     """Effect of the mean of the query-key matrices, W = mu sqrt(d) blockdiag(I_d, 0) + G (G standard
     Gaussian; the pre-activation's signal term mu sqrt(d) <x_0, x_i> has variance mu^2, its noise term
     variance 4): normalised test MSE of RFA at the largest training size of the sweep (n = 2048 at paper
-    scale, d = N = 8, M = 512) against mu, one curve per Gegenbauer degree k of the correlation target. mu = 0 is the zero-mean RFA; the horizontal
-    axis is linear below mu = 0.5 and logarithmic above. Curves: mean over seeds; bands: seed range."""
+    scale, d = N = 8, M = 512) against mu, one curve per Gegenbauer degree k of the correlation target.
+    mu = 0 is the zero-mean RFA; the horizontal axis is linear below mu = 0.5 and logarithmic above.
+    Curves: mean over seeds; bands: seed range."""
     fig, ax = figure(1, 1, figsize=(4.6, 3.4))
     sub = ds.test_err_best.isel(n=-1)
     mu = ds.mu.values
