@@ -23,3 +23,18 @@ def quick_dataset(quick_store):
         return cache[name]
 
     return get
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize the shared study checks (tests/study_contract.py) over the module's STUDY."""
+    study = getattr(metafunc.module, "STUDY", None)
+    if study is None:
+        return
+    from tests.study_contract import claim_cases, figure_experiments
+
+    if {"experiment", "claim"} <= set(metafunc.fixturenames):
+        cases = claim_cases(study)
+        metafunc.parametrize("experiment, claim", cases, ids=[c.id for _, c in cases])
+    if "figure_experiment" in metafunc.fixturenames:
+        metafunc.parametrize("figure_experiment", figure_experiments(study))
+

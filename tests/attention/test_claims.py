@@ -1,32 +1,19 @@
-"""Every claim of the study at quick scale, plus a negative control per claim showing the check can fail;
-every figure renders from quick-scale data."""
+"""Every claim of the study at quick scale, a negative control per claim showing its check can fail,
+and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 
-from theorylab.core import registry
+from tests.study_contract import (  # noqa: F401  collected here, parametrized by STUDY
+    test_claim_fails_on_a_corrupted_dataset,
+    test_claim_holds_at_quick_scale,
+    test_every_claim_has_a_negative_control,
+    test_every_claim_is_checked_by_an_experiment_and_labelled,
+    test_figures_render_from_quick_data,
+)
 
-EXPERIMENTS = registry.experiments("attention")
-CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
-
-
-def test_every_claim_is_attached_to_an_experiment_and_labelled():
-    from theorylab.attention.claims import CLAIMS
-
-    attached = {claim.id for _, claim in CASES}
-    assert {c.id for c in CLAIMS} == attached
-    # only the abstract was readable: nothing may claim to be verified in the paper
-    assert {c.source for c in CLAIMS} <= {"derived", "reconstructed"}
-    for c in CLAIMS:
-        assert c.id.startswith("attention.")
-        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
-    result = claim.evaluate(quick_dataset(experiment))
-    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+STUDY = "attention"
+# only the abstract was readable: nothing may claim to be verified in the paper
+SOURCES = {"derived", "reconstructed"}
 
 
 def _swap(dim, a, b, var="test_err_best"):
@@ -88,22 +75,3 @@ NEGATIVE = {
     "attention.degree-staircase": _reverse_degrees,
     "attention.bias-helps": _swap("mu", 0.0, 2.0),
 }
-
-
-def test_every_claim_has_a_negative_control():
-    assert {c.id for _, c in CASES} == set(NEGATIVE)
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
-    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
-    assert not claim.evaluate(corrupted).passed
-
-
-@pytest.mark.parametrize("experiment", [e.full_name for e in EXPERIMENTS if e.figures])
-def test_figures_render_from_quick_data(quick_dataset, experiment):
-    exp = next(e for e in EXPERIMENTS if e.full_name == experiment)
-    for name, fn in exp.figure_functions().items():
-        fig = fn(quick_dataset(experiment))
-        assert isinstance(fig, plt.Figure) and fig.axes, name
-        plt.close(fig)

@@ -8,6 +8,7 @@ import scipy.linalg
 import xarray as xr
 
 from theorylab.attention import model, theory
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL = dict(d=4, N=3, heads=16, n_train=(20, 40), n_val=30, n_test=40)
 SMALL_HEADS = dict(d=4, N=3, heads=(4, 16), n_train=30, n_val=20, n_test=20, gram_inputs=10, gram_draws=2)
@@ -80,15 +81,7 @@ def test_results_do_not_depend_on_numba_threads():
 @pytest.mark.parametrize("simulate, params", CASES[:1] + CASES[-2:])
 def test_provenance_and_labelled_layout(simulate, params):
     ds = simulate(params, 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "attention"
-    for name in params.to_dict():
-        assert name in ds.attrs
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name in ds.data_vars:
-        assert "long_name" in ds[name].attrs, name
+    assert_labelled_with_provenance(ds, params, "attention")
 
 
 def test_data_are_nested_and_shared_by_models():

@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from theorylab.bandits import kernels, model
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL = dict(tasks=2, rounds=60, arms=4, dim=5, rep_dim=2, candidates=6, n_records=8, refit_every=16)
 
@@ -40,15 +41,7 @@ def test_same_seed_identical_other_seed_different(rep_class):
 def test_provenance_and_labelled_layout(rep_class):
     p = model.BanditParams(rep_class=rep_class, **SMALL)
     ds = model.simulate_bandits(p, 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "bandits"
-    for name in p.to_dict():
-        assert name in ds.attrs
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name in ds.data_vars:
-        assert "long_name" in ds[name].attrs, name
+    assert_labelled_with_provenance(ds, p, "bandits")
     assert list(ds.algorithm.values) == list(model.ALGORITHMS)
     assert ("n_alive" in ds) == (rep_class == "finite")
 

@@ -1,26 +1,17 @@
-"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+"""Every claim of the study at quick scale, a negative control per claim showing its check can fail,
+and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 
-from theorylab.core import registry
+from tests.study_contract import (  # noqa: F401  collected here, parametrized by STUDY
+    test_claim_fails_on_a_corrupted_dataset,
+    test_claim_holds_at_quick_scale,
+    test_every_claim_has_a_negative_control,
+    test_every_claim_is_checked_by_an_experiment_and_labelled,
+    test_figures_render_from_quick_data,
+)
 
-EXPERIMENTS = registry.experiments("deeplinear")
-CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
-
-
-def test_every_claim_is_attached_to_an_experiment():
-    from theorylab.deeplinear.claims import CLAIMS
-
-    attached = {claim.id for _, claim in CASES}
-    assert {c.id for c in CLAIMS} <= attached
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
-    result = claim.evaluate(quick_dataset(experiment))
-    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+STUDY = "deeplinear"
 
 
 def _swap_pathways(ds):
@@ -138,22 +129,3 @@ NEGATIVE = {
     "deeplinear.mc-gd-tracks-flow": _gd_off_flow,
     "deeplinear.mc-flow-first-order": _zeroth_order,
 }
-
-
-def test_every_claim_has_a_negative_control():
-    assert set(NEGATIVE) == {claim.id for _, claim in CASES}
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
-    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
-    assert not claim.evaluate(corrupted).passed
-
-
-@pytest.mark.parametrize("experiment", [e.full_name for e in EXPERIMENTS])
-def test_figures_render_from_quick_data(quick_dataset, experiment):
-    exp = next(e for e in EXPERIMENTS if e.full_name == experiment)
-    for name, fn in exp.figure_functions().items():
-        fig = fn(quick_dataset(experiment))
-        assert isinstance(fig, plt.Figure) and fig.axes, name
-        plt.close(fig)

@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose
 from theorylab.deeplinear.model import (CompletionFlowParams, CompletionParams, gaussian_init,
                                            identity_init, low_rank_target, make_problem,
                                            sample_observations, simulate_completion)
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL = dict(N=16, depth=2, rank1=3, rank2=2, n_obs=100, lr=0.5, t_switch=(0, 50, 200),
              n_continue=300, log_every=50, n_sv=4)
@@ -62,12 +63,8 @@ def test_dataset_layout_and_provenance():
     assert ds.sigma.dims == ("t_switch", "step", "sv")
     assert list(ds.t_switch.values) == [0, 50, 200]
     assert ds.step.values[-1] == 200 + 300 - 1 - (200 + 300 - 1) % 50
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name, var in ds.data_vars.items():
-        assert "long_name" in var.attrs and "units" in var.attrs, name
-    assert ds.attrs["study"] == "deeplinear" and ds.attrs["seed"] == 7
-    assert ds.attrs["params_class"] == "CompletionParams" and ds.attrs["N"] == 16
+    assert_labelled_with_provenance(ds, CompletionParams(**SMALL), "deeplinear")
+    assert ds.attrs["seed"] == 7 and all("units" in var.attrs for var in ds.data_vars.values())
     # the logged curve ends where the final test loss is measured (or NaN after it)
     last = ds.test_traj.sel(t_switch=0).dropna("step")
     assert last.step.values[-1] <= 0 + 300 - 1

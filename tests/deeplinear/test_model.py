@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from theorylab.deeplinear import model
+from tests.study_contract import assert_labelled_with_provenance
 
 
 @pytest.mark.parametrize("cls, changes, name", [
@@ -36,11 +37,14 @@ def test_same_seed_identical_other_seed_different():
     assert not np.array_equal(a.K.values, c.K.values)
 
 
-def test_provenance_attrs():
-    ds = model.simulate_split(model.SplitParams(depth=2, t_final=2.0), 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "depth", "lr"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "deeplinear" and ds.attrs["depth"] == 2
+@pytest.mark.parametrize("simulate, params", [
+    (model.simulate_split, model.SplitParams(depth=2, t_final=2.0)),
+    (model.simulate_pathways, model.PathwayParams(width=16, t_final=1.0, record_dt=0.1)),
+    (model.simulate_phase, model.PhaseParams()),
+])
+def test_provenance_and_labelled_layout(simulate, params):
+    ds = simulate(params, 0)
+    assert_labelled_with_provenance(ds, params, "deeplinear")
     assert ds.time.attrs["units"].startswith("gradient-flow time")
 
 

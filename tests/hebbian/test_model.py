@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from theorylab.hebbian import model, theory
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL = dict(n_neurons=300, n_examples=3, n_sweeps=12, burn_in=4, n_replicas=2)
 
@@ -41,15 +42,7 @@ def test_same_seed_identical_other_seed_different(changes):
 def test_provenance_and_labelled_layout():
     p = model.NetworkParams(**SMALL)
     ds = model.simulate_network(p, 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "hebbian"
-    for name in p.to_dict():
-        assert name in ds.attrs
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name in ds.data_vars:
-        assert "long_name" in ds[name].attrs, name
+    assert_labelled_with_provenance(ds, p, "hebbian")
     assert ds.m.dims == ("sweep", "replica", "pattern") and ds.m_sorted.dims == ("replica", "rank")
 
 

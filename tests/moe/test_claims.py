@@ -1,28 +1,19 @@
-"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+"""Every claim of the study at quick scale, a negative control per claim showing its check can fail,
+and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
 import numpy as np
-import pytest
 
-from theorylab.core import registry
+from tests.study_contract import (  # noqa: F401  collected here, parametrized by STUDY
+    test_claim_fails_on_a_corrupted_dataset,
+    test_claim_holds_at_quick_scale,
+    test_every_claim_has_a_negative_control,
+    test_every_claim_is_checked_by_an_experiment_and_labelled,
+    test_figures_render_from_quick_data,
+)
 
-EXPERIMENTS = registry.experiments("moe")
-CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
-
-
-def test_every_claim_is_attached_to_an_experiment_and_labelled():
-    from theorylab.moe.claims import CLAIMS
-
-    attached = {claim.id for _, claim in CASES}
-    assert {c.id for c in CLAIMS} <= attached
-    assert {c.source for c in CLAIMS} <= {"paper", "derived"}
-    for c in CLAIMS:
-        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
-    result = claim.evaluate(quick_dataset(experiment))
-    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+STUDY = "moe"
+# Han & Zhong's theorems are known from the abstract only: a claim is DeepSeek's (paper) or derived
+SOURCES = {"paper", "derived"}
 
 
 def _copy(ds):
@@ -137,13 +128,3 @@ NEGATIVE = {
     "moe.lossfree-price-of-balance": _raise_lp_opt,
     "moe.lossfree-best-at-own-loads": _best_at_equal_loads,
 }
-
-
-def test_every_claim_has_a_negative_control():
-    assert {c.id for _, c in CASES} == set(NEGATIVE)
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
-    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
-    assert not claim.evaluate(corrupted).passed

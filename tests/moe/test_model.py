@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from theorylab.moe import model, theory
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL_FIXED = dict(tokens=128, experts=8, top_k=2, n_iter=200)
 SMALL_ROUTER = dict(tokens=128, experts=8, top_k=2, dim=4, topics=3, n_iter=40, eval_batches=2)
@@ -54,15 +55,7 @@ def test_same_seed_identical_other_seed_different(simulate, params):
 ])
 def test_provenance_and_labelled_layout(simulate, params):
     ds = simulate(params, 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "moe"
-    for name in params.to_dict():
-        assert name in ds.attrs
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name in ds.data_vars:
-        assert "long_name" in ds[name].attrs, name
+    assert_labelled_with_provenance(ds, params, "moe")
 
 
 def test_fixed_run_consistent_with_theory():

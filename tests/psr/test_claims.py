@@ -1,29 +1,18 @@
-"""Every claim of the study at quick scale, plus negative controls showing each check can fail."""
+"""Every claim of the study at quick scale, a negative control per claim showing its check can fail,
+and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
 import numpy as np
-import pytest
 import xarray as xr
 
-from theorylab.core import registry
+from tests.study_contract import (  # noqa: F401  collected here, parametrized by STUDY
+    test_claim_fails_on_a_corrupted_dataset,
+    test_claim_holds_at_quick_scale,
+    test_every_claim_has_a_negative_control,
+    test_every_claim_is_checked_by_an_experiment_and_labelled,
+    test_figures_render_from_quick_data,
+)
 
-EXPERIMENTS = registry.experiments("psr")
-CASES = [(exp.full_name, claim) for exp in EXPERIMENTS for claim in exp.claim_objects()]
-
-
-def test_every_claim_is_attached_to_an_experiment_and_labelled():
-    from theorylab.psr.claims import CLAIMS
-
-    attached = {claim.id for _, claim in CASES}
-    assert {c.id for c in CLAIMS} <= attached
-    for c in CLAIMS:
-        assert c.id.startswith("psr.")
-        assert any(e.name == c.experiment and c.id in e.claims for e in EXPERIMENTS), c.id
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
-    result = claim.evaluate(quick_dataset(experiment))
-    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance})"
+STUDY = "psr"
 
 
 def _copy(ds):
@@ -200,13 +189,3 @@ def test_class_size_coverage_counts_only_runs_with_upstream_data(quick_dataset):
     flat[:out_runs] = False
     out["target_in_class"].loc[at] = flat.reshape(inside.shape)
     assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
-
-
-def test_every_claim_has_a_negative_control():
-    assert {c.id for _, c in CASES} == set(NEGATIVE)
-
-
-@pytest.mark.parametrize("experiment, claim", CASES, ids=[c.id for _, c in CASES])
-def test_claim_fails_on_a_corrupted_dataset(quick_dataset, experiment, claim):
-    corrupted = NEGATIVE[claim.id](quick_dataset(experiment))
-    assert not claim.evaluate(corrupted).passed

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from theorylab.psr import model
+from tests.study_contract import assert_labelled_with_provenance
 
 SMALL = dict(shared_points=21, horizon=3)
 SMALL_UP = dict(SMALL, tasks=2, iterations=40)
@@ -59,15 +60,7 @@ def test_same_seed_identical_other_seed_different(simulate, params):
 ])
 def test_provenance_and_labelled_layout(simulate, params):
     ds = simulate(params, 0)
-    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
-        assert key in ds.attrs
-    assert ds.attrs["study"] == "psr"
-    for name in params.to_dict():
-        assert name in ds.attrs
-    for name in ds.coords:
-        assert "units" in ds[name].attrs, name
-    for name in ds.data_vars:
-        assert "long_name" in ds[name].attrs, name
+    assert_labelled_with_provenance(ds, params, "psr")
 
 
 def test_one_task_umt_psr_equals_omle():

@@ -32,6 +32,7 @@ from theorylab.deeplinear import kernels, theory
 
 STUDY = "deeplinear"
 PATHWAYS = ["a", "b"]
+PATHWAY_ATTRS = {"units": "1", "long_name": "pathway"}
 INIT_POOL = 100  # draws of the initial singular values, as in the width-100 reference network
 TIME_ATTRS = {"units": "gradient-flow time (lr x updates)", "long_name": "time"}
 
@@ -168,10 +169,10 @@ def simulate_pathways(params: PathwayParams, seed: int) -> xr.Dataset:
         },
         coords={
             "time": ("time", time, TIME_ATTRS),
-            "epoch": ("time", np.arange(k_gd.shape[0]) * every, {"long_name": "GD update (epoch)"}),
-            "pathway": ("pathway", PATHWAYS),
-            "mode": ("mode", np.arange(n_modes), {"long_name": "mode of Sigma_yx (descending)"}),
-            "s": ("mode", s, {"long_name": "target strength 8 S_alpha"}),
+            "epoch": ("time", np.arange(k_gd.shape[0]) * every, {"long_name": "GD update (epoch)", "units": "updates"}),
+            "pathway": ("pathway", PATHWAYS, PATHWAY_ATTRS),
+            "mode": ("mode", np.arange(n_modes), {"long_name": "mode of Sigma_yx (descending)", "units": "1"}),
+            "s": ("mode", s, {"long_name": "target strength 8 S_alpha", "units": "1"}),
         },
     )
     return stamp(ds, study=STUDY, params=params, seed=seed)
@@ -235,8 +236,8 @@ def simulate_phase(params: PhaseParams, seed: int) -> xr.Dataset:
                {"long_name": "path singular value K"}),
          "p0": (("pathway", "init"), np.stack([pa0, pb0]), {"long_name": "initial layer value p"})},
         coords={"time": ("time", np.arange(ka.shape[0]) * p.record_dt, TIME_ATTRS),
-                "pathway": ("pathway", PATHWAYS),
-                "init": ("init", np.arange(p.n_inits), {"long_name": "initial condition"})},
+                "pathway": ("pathway", PATHWAYS, PATHWAY_ATTRS),
+                "init": ("init", np.arange(p.n_inits), {"long_name": "initial condition", "units": "1"})},
     )
     ds.attrs["deficit_start"], ds.attrs["deficit_stop"] = window[0], window[0] + window[1]
     return stamp(ds, study=STUDY, params=params, seed=seed)
@@ -291,7 +292,7 @@ def simulate_split(params: SplitParams, seed: int) -> xr.Dataset:
          "t_half": ((), t_half, {"long_name": "learning time of the symmetric network", **TIME_ATTRS})},
         coords={"tau": ("tau", np.arange(n_rec + 1) * p.record_dt,
                         {"long_name": "nominal time / t_half(D)", "units": "t_half"}),
-                "pathway": ("pathway", PATHWAYS)},
+                "pathway": ("pathway", PATHWAYS, PATHWAY_ATTRS)},
     )
     ds.attrs["deficit_start_update"], ds.attrs["deficit_stop_update"] = onset, end
     return stamp(ds, study=STUDY, params=params, seed=seed)

@@ -1,0 +1,70 @@
+"""What every study owes the package, checked the same way for each (DESIGN.md's contract).
+
+A study's ``tests/<study>/test_claims.py`` sets ``STUDY`` (its name) and ``NEGATIVE`` (claim id ->
+a plausible wrong Dataset that a correct check must reject), optionally ``SOURCES`` (the labels
+its claims may carry), and imports the ``test_*`` functions below; ``tests/conftest.py``
+parametrizes them over that study's claims and experiments.  ``assert_labelled_with_provenance``
+serves the studies' simulator tests.
+"""
+
+import matplotlib.pyplot as plt
+import xarray as xr
+
+from theorylab.core import registry
+from theorylab.core.params import Params
+
+SOURCES = {"paper", "derived", "reconstructed"}
+
+
+def claim_cases(study: str) -> list[tuple[str, object]]:
+    """(experiment, claim) for every claim an experiment of ``study`` checks."""
+    return [(exp.full_name, claim) for exp in registry.experiments(study) for claim in exp.claim_objects()]
+
+
+def figure_experiments(study: str) -> list[str]:
+    return [exp.full_name for exp in registry.experiments(study) if exp.figures]
+
+
+def test_every_claim_is_checked_by_an_experiment_and_labelled(request):
+    study = request.module.STUDY
+    claims = registry.study_module(study, "claims").CLAIMS
+    assert {c.id for c in claims} == {claim.id for _, claim in claim_cases(study)}
+    assert {c.source for c in claims} <= getattr(request.module, "SOURCES", SOURCES)
+    for c in claims:
+        assert any(e.name == c.experiment and c.id in e.claims for e in registry.experiments(study)), c.id
+
+
+def test_claim_holds_at_quick_scale(quick_dataset, experiment, claim):
+    result = claim.evaluate(quick_dataset(experiment))
+    assert result.passed, f"{result.measured} | expected {result.expected} ({result.tolerance}) {result.detail}"
+
+
+def test_every_claim_has_a_negative_control(request):
+    assert set(request.module.NEGATIVE) == {claim.id for _, claim in claim_cases(request.module.STUDY)}
+
+
+def test_claim_fails_on_a_corrupted_dataset(request, quick_dataset, experiment, claim):
+    corrupted = request.module.NEGATIVE[claim.id](quick_dataset(experiment))
+    assert not claim.evaluate(corrupted).passed
+
+
+def test_figures_render_from_quick_data(quick_dataset, figure_experiment):
+    exp = registry.experiment(figure_experiment)
+    for name, fn in exp.figure_functions().items():
+        fig = fn(quick_dataset(figure_experiment))
+        assert isinstance(fig, plt.Figure) and fig.axes, name
+        plt.close(fig)
+
+
+def assert_labelled_with_provenance(ds: xr.Dataset, params: Params, study: str) -> None:
+    """One simulator result: provenance and every parameter in attrs, units on coords, names on data."""
+    for key in ("study", "seed", "theorylab_version", "git_revision", "numba_version", "params_class"):
+        assert key in ds.attrs, key
+    assert ds.attrs["study"] == study
+    assert ds.attrs["params_class"] == type(params).__name__
+    for name in params.to_dict():
+        assert name in ds.attrs, name
+    for name in ds.coords:
+        assert "units" in ds[name].attrs, name
+    for name in ds.data_vars:
+        assert "long_name" in ds[name].attrs, name
