@@ -235,8 +235,8 @@ def _phase_diagram(ds: xr.Dataset):
     return (f"{len(tested) - len(wrong)} of {len(tested)} clear points agree ({len(rows)} in the grid); "
             f"regimes tested: {', '.join(kinds)}",
             "Monte-Carlo regime = regime of the self-consistent solution reached from the cue",
-            f"amplitudes below 6/sqrt N count as zero, spreads below it as equal; clear points: theory "
-            f"amplitudes and gaps >= 12/sqrt N, lambda_max <= 0.8, or beta (1 - d) <= 0.85", passed,
+            "amplitudes below 6/sqrt N count as zero, spreads below it as equal; clear points: theory "
+            "amplitudes and gaps >= 12/sqrt N, lambda_max <= 0.8, or beta (1 - d) <= 0.85", passed,
             "; ".join(f"d={r['dilution']:g} beta={r['beta']:g}: theory {r['theory']}, MC {r['mc']}"
                       for r in wrong) or "no disagreement")
 
