@@ -1,6 +1,11 @@
 """The command line: listing, clear errors for bad input, and a full check writing the claims table."""
 
+import os
+import shutil
+import subprocess
+
 import pytest
+import xarray as xr
 
 from theorylab.cli import main
 
@@ -67,3 +72,21 @@ def test_reproduce_writes_figures_claims_and_the_paper(tmp_path, quick_store, ca
     (tmp_path / "paper" / "paper.html").unlink()
     assert main(["paper", "--root", str(tmp_path)]) == 0  # the report alone, from the files just written
     assert (tmp_path / "paper" / "paper.html").exists()
+
+
+def test_first_run_on_a_fresh_checkout_compiles_in_the_dask_workers(tmp_path):
+    """No compiled kernels yet (empty NUMBA_CACHE_DIR): the local cluster's workers compile them in a task.
+
+    Run as the command a user types, because what broke it once happens at process start: the
+    CLI imports Numba before a worker environment that set NUMBA_NUM_THREADS took effect, and
+    every compilation then raised.
+    """
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    out = tmp_path / "split.nc"
+    done = subprocess.run([shutil.which("theorylab"), "run", "deeplinear/depth_split", "--workers", "2",
+                           "--cache", str(tmp_path / "cache"), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any((tmp_path / "numba").rglob("*.nbi"))  # compiled here, not loaded from an earlier run
+    with xr.open_dataset(out) as ds:
+        assert ds.sizes["depth"] > 1 and bool(ds.K.notnull().all())

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 from theorylab.core.store import Store
-from theorylab.core.sweep import SINGLE_THREAD_ENV, dask_client, run_sweep
+from theorylab.core.sweep import dask_client, run_sweep
 from theorylab.deeplinear.model import PhaseParams, simulate_phase
 
 # ~0.3 s per task (many small gradient steps), 18 tasks: long enough to kill a worker mid-sweep
@@ -36,9 +36,9 @@ def _free_port() -> int:
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, **SINGLE_THREAD_ENV}
+    # the workers' environment is not set: every task limits its own threads
     with open(log, "wb") as fh:
-        return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture

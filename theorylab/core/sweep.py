@@ -28,15 +28,6 @@ from theorylab.core.store import Store, cache_key
 
 Simulator = Callable[[Params, int], xr.Dataset]
 
-# One thread per worker process for every threading layer: the sweep's
-# parallelism is across tasks, and nested threads would oversubscribe the cores.
-SINGLE_THREAD_ENV = {
-    "NUMBA_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class Task:
@@ -101,7 +92,10 @@ def _run(simulate: Simulator, task: Task) -> xr.Dataset:
 def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client``: connect to ``scheduler``, or start a local cluster.
 
-    The local cluster has one single-threaded worker process per core.
+    The local cluster has one single-threaded worker process per core.  No ``env``
+    for the workers: it takes effect after they have imported Numba, which then
+    refuses to compile (a fresh checkout's first run); every task runs inside
+    ``single_threaded`` instead.
     """
     from distributed import Client, LocalCluster
 
@@ -111,7 +105,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
         return
     n = n_workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", env=SINGLE_THREAD_ENV) as cluster, \
+                      dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
 
