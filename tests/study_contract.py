@@ -2,9 +2,9 @@
 
 A study's ``tests/<study>/test_claims.py`` sets ``STUDY`` (its name) and ``NEGATIVE`` (claim id ->
 a plausible wrong Dataset that a correct check must reject), optionally ``SOURCES`` (the labels
-its claims may carry), and imports the ``test_*`` functions below; ``tests/conftest.py``
-parametrizes them over that study's claims and experiments.  ``assert_labelled_with_provenance``
-serves the studies' simulator tests.
+its claims may carry), and star-imports the ``test_*`` functions of ``__all__``;
+``tests/conftest.py`` parametrizes them over that study's claims and experiments.
+``assert_labelled_with_provenance`` serves the studies' simulator tests.
 """
 
 import matplotlib.pyplot as plt
@@ -14,6 +14,14 @@ from theorylab.core import registry
 from theorylab.core.params import Params
 
 SOURCES = {"paper", "derived", "reconstructed"}
+
+__all__ = [  # what a study's test_claims.py takes with ``from tests.study_contract import *``
+    "test_every_claim_is_checked_by_an_experiment_and_labelled",
+    "test_claim_holds_at_quick_scale",
+    "test_every_claim_has_a_negative_control",
+    "test_claim_fails_on_a_corrupted_dataset",
+    "test_figures_render_from_quick_data",
+]
 
 
 def claim_cases(study: str) -> list[tuple[str, object]]:
