@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from theorylab.core import pipeline, registry, report
 from theorylab.core.params import describe_range
-from theorylab.core.store import Store
+from theorylab.core.store import ENGINE, Store
 from theorylab.core.sweep import dask_client
 
 
@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ds = pipeline.run_experiment(exp, args.scale, overrides=overrides, store=Store(args.cache),
                                      force=args.force, client=client)
     if args.out:
-        ds.to_netcdf(args.out, engine="h5netcdf")
+        ds.to_netcdf(args.out, engine=ENGINE)
         print(f"wrote {args.out}")
     print(ds)
     return 0

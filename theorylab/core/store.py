@@ -14,13 +14,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+import dask
 import xarray as xr
 
 import theorylab
 from theorylab.core.params import Params, attrs_value
 from theorylab.core.provenance import code_digest
 
-ENGINE = "h5netcdf"
+# netCDF4's C library writes a Dataset of a few dozen small variables ~6x faster than
+# h5netcdf (27 vs 154 ms for a hebbian task), and the driver writes one per task.
+ENGINE = "netcdf4"
 
 
 def default_root() -> Path:
@@ -55,14 +58,27 @@ class Store:
         path = self.path(study, key)
         if not path.exists():
             return None
-        with xr.open_dataset(path, engine=ENGINE) as ds:
+        with _local_locks(), xr.open_dataset(path, engine=ENGINE) as ds:
             return ds.load()
 
     def save(self, study: str, key: str, ds: xr.Dataset) -> Path:
         path = self.path(study, key)
-        with atomic_path(path) as tmp:
+        with _local_locks(), atomic_path(path) as tmp:
             ds.to_netcdf(tmp, engine=ENGINE)
         return path
+
+
+@contextlib.contextmanager
+def _local_locks() -> Iterator[None]:
+    """Let xarray guard NetCDF I/O with an in-process lock, not a dask.distributed one.
+
+    While a distributed Client is the default scheduler, xarray's write lock is a
+    scheduler-held Lock: a network round trip per variable, which made the driver's
+    cache writes 5x slower during every cluster sweep.  Our Datasets live in memory
+    and only this process touches the file, so a local lock is all it needs.
+    """
+    with dask.config.set(scheduler="threads"):
+        yield
 
 
 @contextlib.contextmanager
