@@ -7,7 +7,11 @@ its claims may carry), and star-imports the ``test_*`` functions of ``__all__``;
 ``assert_labelled_with_provenance`` serves the studies' simulator tests.
 """
 
+import tomllib
+from pathlib import Path
+
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 
 from theorylab.core import registry
@@ -21,6 +25,7 @@ __all__ = [  # what a study's test_claims.py takes with ``from tests.study_contr
     "test_every_claim_has_a_negative_control",
     "test_claim_fails_on_a_corrupted_dataset",
     "test_figures_render_from_quick_data",
+    "test_golden_values",
 ]
 
 
@@ -62,6 +67,30 @@ def test_figures_render_from_quick_data(quick_dataset, figure_experiment):
         fig = fn(quick_dataset(figure_experiment))
         assert isinstance(fig, plt.Figure) and fig.axes, name
         plt.close(fig)
+
+
+def golden_entries(module_file: str) -> list[dict]:
+    """``golden.toml`` beside a study's test module: quick-scale numbers frozen with their tolerance.
+
+    Each ``[[value]]`` names ``experiment``, ``variable``, an optional ``select`` (``.sel`` keywords),
+    the frozen ``value`` (the mean of the selection), ``rtol``/``atol`` and ``why`` (the reason for
+    the tolerance). A kernel and its NumPy twin that move together (a dependency upgrade, a changed
+    random stream) pass the twin test but fail here.
+    """
+    path = Path(module_file).parent / "golden.toml"
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)["value"]
+
+
+def test_golden_values(request, quick_dataset):
+    entries = golden_entries(request.module.__file__)
+    assert len(entries) >= 3, "a study pins at least three golden values"
+    for entry in entries:
+        assert entry.get("why"), f"{entry['experiment']}:{entry['variable']} needs a reason for its tolerance"
+        da = quick_dataset(entry["experiment"])[entry["variable"]].sel(entry.get("select", {}))
+        np.testing.assert_allclose(float(da.mean()), entry["value"], rtol=entry.get("rtol", 1e-12),
+                                   atol=entry.get("atol", 0.0),
+                                   err_msg=f"{entry['experiment']}:{entry['variable']} {entry.get('select', {})}")
 
 
 def assert_labelled_with_provenance(ds: xr.Dataset, params: Params, study: str) -> None:

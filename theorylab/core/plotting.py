@@ -61,3 +61,39 @@ def save_figure(fig: plt.Figure, stem: str | Path, caption: str = "") -> list[Pa
         written.append(path)
     plt.close(fig)
     return written
+
+
+# One convention for seed bands, stated in every caption that uses it.
+SEED_BAND = "line: mean over seeds; band: mean +- 2 standard errors over seeds (about a 95% interval for the mean)"
+
+
+def seed_band(ax, x, da, *, dim: str = "seed", color=None, label: str | None = None,
+              ls: str = "-", marker: str | None = None, alpha: float = 0.18):
+    """Draw the seed mean of ``da`` (dims ``dim`` and one more, aligned with ``x``) and the band
+    mean +- 2 standard errors over ``dim``; a single seed draws the line alone. Returns the line."""
+    import numpy as np
+
+    n = da.sizes[dim]
+    mean = da.mean(dim).values
+    (line,) = ax.plot(x, mean, color=color, ls=ls, marker=marker, ms=3.5, label=label)
+    if n > 1:
+        half = 2.0 * da.std(dim, ddof=1).values / np.sqrt(n)
+        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=alpha, lw=0)
+    return line
+
+
+def log_axes(ax, *, x: bool = True, y: bool = True, base: float = 10, xticks=None) -> None:
+    """Log scale on the chosen axes with plain-number labels (0.01, 0.1, 1, 10; never 10^-2);
+    ``xticks`` (e.g. the swept values) become the x ticks."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if not on:
+            continue
+        setter("log", base=base)
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(NullFormatter())
+    if xticks is not None:
+        ax.set_xticks(list(xticks), [f"{v:g}" for v in xticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
