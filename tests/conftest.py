@@ -37,4 +37,12 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("experiment, claim", cases, ids=[c.id for _, c in cases])
     if "figure_experiment" in metafunc.fixturenames:
         metafunc.parametrize("figure_experiment", figure_experiments(study))
+    if {"simulate", "params"} <= set(metafunc.fixturenames) and hasattr(metafunc.module, "SIMULATORS"):
+        cases = metafunc.module.SIMULATORS
+        metafunc.parametrize("simulate, params", cases,
+                             ids=[f"{fn.__name__}-{i}" for i, (fn, _) in enumerate(cases)])
+    if {"params_class", "changes", "name"} <= set(metafunc.fixturenames):
+        cases = metafunc.module.BAD_PARAMETERS
+        metafunc.parametrize("params_class, changes, name", cases,
+                             ids=[f"{cls.__name__}-{name}-{i}" for i, (cls, _, name) in enumerate(cases)])
 

@@ -4,7 +4,11 @@ A study's ``tests/<study>/test_claims.py`` sets ``STUDY`` (its name) and ``NEGAT
 a plausible wrong Dataset that a correct check must reject), optionally ``SOURCES`` (the labels
 its claims may carry), and star-imports the ``test_*`` functions of ``__all__``;
 ``tests/conftest.py`` parametrizes them over that study's claims and experiments.
-``assert_labelled_with_provenance`` serves the studies' simulator tests.
+
+Its ``tests/<study>/test_model.py`` sets ``STUDY``, ``SIMULATORS`` (a list of ``(simulate, params)``
+small enough to run in about a second) and ``BAD_PARAMETERS`` (a list of ``(ParamsClass, changes,
+name)``: constructing the class with ``changes`` must raise ``ValueError("<name> must ...")``), and
+star-imports ``SIMULATOR_TESTS``: determinism, provenance and validation, checked once for all studies.
 """
 
 import tomllib
@@ -67,6 +71,30 @@ def test_figures_render_from_quick_data(quick_dataset, figure_experiment):
         fig = fn(quick_dataset(figure_experiment))
         assert isinstance(fig, plt.Figure) and fig.axes, name
         plt.close(fig)
+
+
+SIMULATOR_TESTS = [  # what a study's test_model.py takes with ``from tests.study_contract import SIMULATOR_TESTS``
+    "test_bad_parameters_raise_naming_them",
+    "test_same_seed_identical_other_seed_different",
+    "test_provenance_and_labelled_layout",
+]
+
+
+def test_bad_parameters_raise_naming_them(params_class, changes, name):
+    import pytest
+
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        params_class(**changes)
+
+
+def test_same_seed_identical_other_seed_different(simulate, params):
+    a, b, c = simulate(params, 3), simulate(params, 3), simulate(params, 4)
+    xr.testing.assert_identical(a, b)
+    assert any(not np.array_equal(a[v].values, c[v].values) for v in a.data_vars), "seed changes nothing"
+
+
+def test_provenance_and_labelled_layout(request, simulate, params):
+    assert_labelled_with_provenance(simulate(params, 0), params, request.module.STUDY)
 
 
 def golden_entries(module_file: str) -> list[dict]:

@@ -8,14 +8,18 @@ import scipy.linalg
 import xarray as xr
 
 from theorylab.attention import model, theory
-from tests.study_contract import assert_labelled_with_provenance
+from tests.study_contract import (test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
+                                  test_provenance_and_labelled_layout,
+                                  test_same_seed_identical_other_seed_different)
+
+STUDY = "attention"
 
 SMALL = dict(d=4, N=3, heads=16, n_train=(20, 40), n_val=30, n_test=40)
 SMALL_HEADS = dict(d=4, N=3, heads=(4, 16), n_train=30, n_val=20, n_test=20, gram_inputs=10, gram_draws=2)
 SMALL_INV = dict(d=4, N=3, heads=8, samples=10, references=5)
 
 
-@pytest.mark.parametrize("cls, changes, name", [
+BAD_PARAMETERS = [
     (model.LearningParams, {"d": 2}, "d"),
     (model.LearningParams, {"N": 0}, "N"),
     (model.LearningParams, {"model": "softmax"}, "model"),
@@ -45,23 +49,12 @@ SMALL_INV = dict(d=4, N=3, heads=8, samples=10, references=5)
     (model.InvarianceParams, {"samples": 10000, "heads": 4096, "d": 8}, "samples"),
     (model.InvarianceParams, {"heads": 4096, "d": 64, "N": 64, "samples": 1}, "heads"),
     (model.InvarianceParams, {"samples": 10000, "references": 1000, "N": 64}, "references"),
-])
-def test_bad_parameters_raise_naming_them(cls, changes, name):
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        cls(**changes)
+]
 
-
-CASES = [(model.simulate_learning, model.LearningParams(**SMALL, model=m)) for m in model.MODELS]
-CASES += [(model.simulate_learning, model.LearningParams(**SMALL, mu=2.0, noise=0.1)),
+SIMULATORS = [(model.simulate_learning, model.LearningParams(**SMALL, model=m)) for m in model.MODELS]
+SIMULATORS += [(model.simulate_learning, model.LearningParams(**SMALL, mu=2.0, noise=0.1)),
           (model.simulate_heads, model.HeadsParams(**SMALL_HEADS)),
           (model.simulate_invariance, model.InvarianceParams(**SMALL_INV))]
-
-
-@pytest.mark.parametrize("simulate, params", CASES)
-def test_same_seed_identical_other_seed_different(simulate, params):
-    a, b, c = simulate(params, 3), simulate(params, 3), simulate(params, 4)
-    xr.testing.assert_identical(a, b)
-    assert any(not np.array_equal(a[v].values, c[v].values) for v in a.data_vars)
 
 
 def test_results_do_not_depend_on_numba_threads():
@@ -76,12 +69,6 @@ def test_results_do_not_depend_on_numba_threads():
     finally:
         numba.set_num_threads(old)
     xr.testing.assert_identical(one, two)
-
-
-@pytest.mark.parametrize("simulate, params", CASES[:1] + CASES[-2:])
-def test_provenance_and_labelled_layout(simulate, params):
-    ds = simulate(params, 0)
-    assert_labelled_with_provenance(ds, params, "attention")
 
 
 def test_data_are_nested_and_shared_by_models():
