@@ -1,7 +1,7 @@
 """Figures of the attention study: one function per figure, Dataset in, Figure out.
 
 Each function's docstring is the figure's caption.  Curves are seed means of the
-validation-selected normalised test MSE; bands span the seeds (min to max).
+validation-selected normalised test MSE; bands are mean +- 2 standard errors over seeds.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.ticker import NullLocator
 
 from theorylab.attention import theory
 from theorylab.core.claims import loglog_slope
-from theorylab.core.plotting import figure
+from theorylab.core.plotting import figure, log_axes, seed_band
 
 MODEL_STYLE = {  # colour, line style, label
     "rfa": ("#1f77b4", "-", "RFA (M heads)"),
@@ -29,32 +29,10 @@ TARGET_TITLE = {
 DEGREE_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 
 
-def _plain_log(axis, subs=(1.0,)) -> None:
-    """Log axis labelled with plain decimals (0.01, 0.1, 1; with ``subs=(1, 2, 5)`` also 0.02, 0.05, ...)."""
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(NullFormatter())
-
-
-def _powers_of_two(ax, values) -> None:
-    """Log-2 x axis with the swept values as plain-integer ticks."""
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(values, [f"{int(v)}" for v in values])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def _loglog(ax, x, subs=(1.0,)) -> None:
     """Log-2 x axis ticked at the swept values (small labels), log y axis with plain-decimal labels."""
-    _powers_of_two(ax, x)
+    log_axes(ax, base=2, ybase=10, xticks=x, subs=subs)
     ax.tick_params(axis="x", labelsize=7)
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis, subs)
-
-
-def _band(ax, x, da: xr.DataArray, color: str, ls: str = "-", label: str | None = None, marker: str = "o") -> None:
-    """Seed mean (line) and seed range (band)."""
-    ax.fill_between(x, da.min("seed"), da.max("seed"), color=color, alpha=0.15, lw=0)
-    ax.plot(x, da.mean("seed"), color=color, ls=ls, marker=marker, ms=3, label=label)
 
 
 def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
@@ -65,7 +43,7 @@ def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
     Targets: the key-averaged correlation target of degree 1, a query-only and a keys-only target (Q_k:
     Gegenbauer polynomials, unit variance). Dotted verticals: n = d^2 and n = D^2 / 2 with D = (N + 1) d + 1
     the RFMLP input dimension, the heuristic sample sizes for degree-1 pair targets and degree-2
-    polynomials of the whole sequence. Curves: mean over seeds; bands: seed range."""
+    polynomials of the whole sequence. Curves: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     targets = [t for t in ("corr1", "query", "keys") if t in ds.target.values]
     d, N = int(ds.attrs["d"]), int(ds.attrs["N"])
     D = (N + 1) * d + 1
@@ -77,7 +55,8 @@ def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
     for ax, target in zip(axes, targets):
         for model in ds.model.values:
             color, ls, label = MODEL_STYLE[str(model)]
-            _band(ax, n, ds.test_err_best.sel(model=model, target=target), color, ls, label)
+            seed_band(ax, n, ds.test_err_best.sel(model=model, target=target), color=color, ls=ls, label=label,
+                      marker="o")
         ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
         for x, text, side in ((d * d, r"$d^2$", 1.05), (D * D / 2, r"$D^2/2$", 0.95)):
             if n[0] <= x <= n[-1]:
@@ -98,19 +77,19 @@ def fig_sequence_length(ds: xr.Dataset) -> plt.Figure:
     not grow with N while the RFMLP, whose input dimension grows with N, loses it. Right: the control
     target sqrt(d) <x_0, x_1>, which depends on the first key only; dashed: 1 - 1/N, the exact error floor of
     every key-permutation-invariant predictor (shaded: unreachable for RFA); the RFMLP is not invariant and
-    may go below it. Curves: mean over seeds; bands: seed range."""
+    may go below it. Curves: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.0, 3.2))
     N = ds.N.values
     n = int(ds.n[-1])
     for axis, target in ((ax, "corr1"), (bx, "ctrl")):
         for model in ds.model.values:
             color, ls, label = MODEL_STYLE[str(model)]
-            _band(axis, N, ds.test_err_best.sel(model=model, target=target, n=n), color, ls, label)
-        _powers_of_two(axis, N)
+            seed_band(axis, N, ds.test_err_best.sel(model=model, target=target, n=n), color=color, ls=ls, label=label,
+                      marker="o")
+        log_axes(axis, y=False, base=2, xticks=N)
         axis.set_xlabel("keys per sequence N")
         axis.axhline(1.0, color="0.6", lw=0.8, ls=":")
-    ax.set_yscale("log")
-    _plain_log(ax.yaxis)
+    log_axes(ax, x=False)
     ax.set_ylim(1e-2, 1.6)
     ax.set_ylabel(f"normalised test MSE (n = {n})")
     ax.set_title(TARGET_TITLE["corr1"], fontsize=9)
@@ -134,7 +113,7 @@ def fig_degree_staircase(ds: xr.Dataset) -> plt.Figure:
     RFA on the correlation targets sqrt(N) mean_i Q_k(<x_0, x_i>) of Gegenbauer degree k = 1..4, for
     zero-mean query-key matrices (solid) and biased ones, W = mu sqrt(d) blockdiag(I_d, 0) + G with mu = 2
     (dashed). Zero-mean RFA learns only k = 1 in this range of n; the biased sampling trades a worse k = 1
-    for progress on k = 2 and 3. Curves: mean over seeds; bands: seed range."""
+    for progress on k = 2 and 3. Curves: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     fig, ax = figure(1, 1, figsize=(4.6, 3.4))
     n = ds.n.values
     lowest = float(ds.test_err_best.sel(target=_degree_targets(ds)).mean("seed").min())
@@ -142,8 +121,8 @@ def fig_degree_staircase(ds: xr.Dataset) -> plt.Figure:
         color = DEGREE_COLORS[c % len(DEGREE_COLORS)]
         for mu, ls in ((0.0, "-"), (2.0, "--")):
             if mu in ds.mu.values:
-                _band(ax, n, ds.test_err_best.sel(mu=mu, target=target), color, ls,
-                      f"k = {target[4:]}" if mu == 0 else None)
+                seed_band(ax, n, ds.test_err_best.sel(mu=mu, target=target), color=color, ls=ls, marker="o",
+                          label=f"k = {target[4:]}" if mu == 0 else None)
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
     _loglog(ax, n)
     ax.set_ylim(10.0 ** np.floor(np.log10(max(lowest, 1e-6))), 1.6)
@@ -162,12 +141,13 @@ def fig_bias_ratio(ds: xr.Dataset) -> plt.Figure:
     variance 4): normalised test MSE of RFA at the largest training size of the sweep (n = 2048 at paper
     scale, d = N = 8, M = 512) against mu, one curve per Gegenbauer degree k of the correlation target.
     mu = 0 is the zero-mean RFA; the horizontal axis is linear below mu = 0.5 and logarithmic above.
-    Curves: mean over seeds; bands: seed range."""
+    Curves: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     fig, ax = figure(1, 1, figsize=(4.6, 3.4))
     sub = ds.test_err_best.isel(n=-1)
     mu = ds.mu.values
     for c, target in enumerate(_degree_targets(ds)):
-        _band(ax, mu, sub.sel(target=target), DEGREE_COLORS[c % len(DEGREE_COLORS)], label=f"k = {target[4:]}")
+        seed_band(ax, mu, sub.sel(target=target), color=DEGREE_COLORS[c % len(DEGREE_COLORS)], marker="o",
+                  label=f"k = {target[4:]}")
     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=0.5, linscale=0.5)
     ax.set_xticks(mu, [f"{v:g}" for v in mu])
@@ -185,8 +165,8 @@ def fig_kernel_convergence(ds: xr.Dataset) -> plt.Figure:
     error of the RFA Gram matrix Phi Phi^T against the closed-form kernel K on 60 sequences, root mean square
     over independent head draws (thin: one line per seed); dashed: least-squares fit of the seed mean, dotted:
     slope -1/2 (Monte-Carlo rate). Right: ridge test MSE on the degree-1 correlation target with n = 512
-    training sequences against M (mean over seeds, band: seed range); horizontal line and band: kernel ridge
-    regression with the limit kernel."""
+    training sequences against M (mean over seeds, band: mean +- 2 standard errors over seeds); horizontal line: kernel ridge
+    regression with the limit kernel, mean over seeds, grey band: its seed range."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.2, 3.2))
     M = ds.M.values
     rms = np.sqrt((ds.gram_rel_err**2).mean("draw")).transpose("seed", "M")
@@ -201,7 +181,7 @@ def fig_kernel_convergence(ds: xr.Dataset) -> plt.Figure:
     ax.set_xlabel("heads M")
     ax.set_ylabel(r"$\|\Phi\Phi^\top - K\|_F \,/\, \|K\|_F$")
     ax.legend(fontsize=7)
-    _band(bx, M, ds.test_err_best, "#1f77b4", label="RFA, M heads")
+    seed_band(bx, M, ds.test_err_best, color="#1f77b4", marker="o", label="RFA, M heads")
     krr = ds.krr_test_err_best
     bx.axhspan(float(krr.min()), float(krr.max()), color="0.5", alpha=0.2, lw=0)
     bx.axhline(float(krr.mean()), color="0.3", ls="--", lw=1, label=r"KRR, limit kernel ($M\to\infty$)")

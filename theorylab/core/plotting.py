@@ -82,18 +82,25 @@ def seed_band(ax, x, da, *, dim: str = "seed", color=None, label: str | None = N
     return line
 
 
-def log_axes(ax, *, x: bool = True, y: bool = True, base: float = 10, xticks=None) -> None:
-    """Log scale on the chosen axes with plain-number labels (0.01, 0.1, 1, 10; never 10^-2);
-    ``xticks`` (e.g. the swept values) become the x ticks."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+def log_axes(ax, *, x: bool = True, y: bool = True, base: float = 10, ybase: float | None = None,
+             xticks=None, subs=(1.0,)) -> None:
+    """Log scale on the chosen axes with plain-number labels (0.01, 0.1, 1, 10; never 10^-2).
+
+    ``base`` is the x base (and the y base unless ``ybase``); ``xticks`` (e.g. the swept values)
+    become the x ticks; ``subs`` are the y major ticks per decade (``(1, 2, 5)``: 0.1, 0.2, 0.5, 1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     plain = FuncFormatter(lambda v, _: f"{v:g}")
-    for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
-        if not on:
-            continue
-        setter("log", base=base)
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(NullFormatter())
+    if x:
+        ax.set_xscale("log", base=base)
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if y:
+        yb = base if ybase is None else ybase
+        ax.set_yscale("log", base=yb)
+        ax.yaxis.set_major_locator(LogLocator(base=yb, subs=subs))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
     if xticks is not None:
         ax.set_xticks(list(xticks), [f"{v:g}" for v in xticks])
         ax.xaxis.set_minor_formatter(NullFormatter())
