@@ -11,3 +11,5 @@ regression under both infinite-width kernels (closed forms).  Only the paper's a
 could be read; every quantitative check is a derivation from the model or our
 reconstruction of the abstract's qualitative statements.
 """
+
+PAPER = "fu2023attention"
