@@ -83,7 +83,7 @@ def _study_page(study: str) -> str:
     entries = _bib_entries(bib)
     text = _cite(_promote(section.read_text().strip()), set(entries))
     parts = [text, ""]
-    figures = report._figures(study, DOCS.parent)
+    figures = report.rendered_figures(study, DOCS.parent)
     if figures:
         parts += ["## Figures", ""]
         for png, caption in figures:

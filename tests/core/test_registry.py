@@ -37,7 +37,7 @@ PLUGIN = __import__("pathlib").Path(__file__).resolve().parents[1] / "plugin"  #
 
 @pytest.fixture
 def clean_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_registered", {})
+    monkeypatch.setenv(registry.STUDIES_VARIABLE, "")  # restored after the test, whatever register() sets
     registry._experiments.cache_clear()
     yield monkeypatch
     registry._experiments.cache_clear()
@@ -77,6 +77,21 @@ def test_entry_points_register_plugins_and_may_not_shadow_builtins(clean_registr
         registry.studies()
 
 
-def test_register_wants_an_identifier(clean_registry):
+def test_register_wants_an_identifier_and_the_variable_a_table(clean_registry):
     with pytest.raises(ValueError, match="study must be a Python identifier"):
         registry.register("my-study", "x")
+    clean_registry.setenv(registry.STUDIES_VARIABLE, "coin")
+    with pytest.raises(ValueError, match="THEORYLAB_STUDIES must look like name=package"):
+        registry.studies()
+
+
+def test_registered_studies_reach_worker_processes(clean_registry, tmp_path):
+    """register() goes through the environment: a spawned process (a dask worker, the explorer's worker)
+    sees the study too."""
+    import multiprocessing
+
+    clean_registry.syspath_prepend(str(PLUGIN))
+    registry.register("coin", "theorylab_coin")
+    assert registry.STUDIES_VARIABLE in __import__("os").environ
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert "coin" in pool.apply(registry.studies)

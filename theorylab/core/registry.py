@@ -15,7 +15,9 @@ Two kinds of study are found:
   experiments are ``experiments/<study>/*.toml`` and their report sections
   ``paper/sections/<study>.md`` (and ``.bib``) under :func:`project_root`;
 * **plugins**: packages registered under the entry-point group ``theorylab.studies``
-  (``name = "package"``), or at run time with :func:`register`.  A plugin carries its
+  (``name = "package"``), or without installing by ``$THEORYLAB_STUDIES``
+  (``name=package,name2=package2``, what :func:`register` sets, so that worker processes
+  started afterwards see the same studies).  A plugin carries its
   experiments as package data in ``<package>/experiments/*.toml`` and its report section in
   ``<package>/section.md`` (and ``section.bib``).
 """
@@ -41,9 +43,8 @@ from theorylab.core.params import Params
 NOT_STUDIES = {"core", "explore"}
 SCALES = ("quick", "paper")
 ENTRY_POINT_GROUP = "theorylab.studies"
+STUDIES_VARIABLE = "THEORYLAB_STUDIES"
 PACKAGED_SOURCES = Path(theorylab.__file__).resolve().parent / "_sources"  # filled when a wheel is built
-
-_registered: dict[str, str] = {}  # study -> package, added by register()
 
 
 def project_root() -> Path:
@@ -65,10 +66,20 @@ def builtin_studies() -> dict[str, str]:
             if m.ispkg and m.name not in NOT_STUDIES and not m.name.startswith("_")}
 
 
+def _variable_studies() -> dict[str, str]:
+    out = {}
+    for item in filter(None, (i.strip() for i in os.environ.get(STUDIES_VARIABLE, "").split(","))):
+        name, sep, package = item.partition("=")
+        if not (sep and name.strip().isidentifier() and package.strip()):
+            raise ValueError(f"{STUDIES_VARIABLE} must look like name=package,name2=package2 (got {item!r})")
+        out[name.strip()] = package.strip()
+    return out
+
+
 def plugin_studies() -> dict[str, str]:
-    """Study name -> package of every study registered as a plugin (entry points, then :func:`register`)."""
+    """Study name -> package of every plugin study (entry points, then ``$THEORYLAB_STUDIES``)."""
     found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    return {**found, **_registered}
+    return {**found, **_variable_studies()}
 
 
 def study_packages() -> dict[str, str]:
@@ -82,10 +93,15 @@ def study_packages() -> dict[str, str]:
 
 
 def register(study: str, package: str) -> None:
-    """Add a plugin study at run time (what an installed entry point does), e.g. in a test's conftest."""
+    """Add a plugin study at run time (what an installed entry point does), e.g. in a test's conftest.
+
+    Recorded in ``$THEORYLAB_STUDIES``, so processes started later (dask workers, the explorer's
+    worker) find it too; ``package`` must be importable there (they inherit ``sys.path``).
+    """
     if not study.isidentifier():
         raise ValueError(f"study must be a Python identifier (got {study!r})")
-    _registered[study] = package
+    table = {**_variable_studies(), study: package}
+    os.environ[STUDIES_VARIABLE] = ",".join(f"{name}={pkg}" for name, pkg in table.items())
     _experiments.cache_clear()
 
 

@@ -31,7 +31,7 @@ from theorylab.core.store import write_atomic
 _BIB_ENTRY = re.compile(r"@\w+\s*\{\s*([^,\s]+)\s*,")
 
 
-def _figures(study: str, root: Path) -> list[tuple[Path, str]]:
+def rendered_figures(study: str, root: Path) -> list[tuple[Path, str]]:
     """(PNG, caption) of every rendered figure of ``study``, in experiment order, each once."""
     seen, out = set(), []
     for exp in registry.experiments(study):
@@ -118,7 +118,7 @@ def _demote(markdown: str) -> str:
 
 def _study_part(study: str, section: Path, root: Path) -> str:
     parts = [section.read_text().strip(), ""]
-    figures = _figures(study, root)
+    figures = rendered_figures(study, root)
     if figures:
         parts += ["### Figures", ""]
         for i, (png, caption) in enumerate(figures, 1):
