@@ -81,3 +81,33 @@ def venv(tmp_path_factory) -> Venv:
     where = env.python_code("import theorylab; print(theorylab.__file__)").stdout.strip()
     assert Path(where).is_relative_to(purelib), f"the venv imports theorylab from {where}, not the wheel"
     return env
+
+
+@pytest.fixture(scope="session")
+def listing(venv) -> str:
+    """``theorylab list`` in the venv (run once: every command pays the package's import time)."""
+    return venv.theorylab("list").stdout
+
+
+EXPLORER = """
+import json
+from concurrent.futures import ThreadPoolExecutor
+import panel as pn
+from theorylab.explore.app import StudyPage, landing_page
+text = ' '.join(o.object for o in landing_page().objects if isinstance(o, pn.pane.Markdown))
+pn.panel(StudyPage('psr', experiment='bracketing')).get_root()  # a built-in page lays out
+with ThreadPoolExecutor(1) as pool:  # the plugin's page runs a changed experiment in this process
+    page = StudyPage('coin', experiment='flips', cache='explore-cache', executor=pool)
+    page.widgets['flips'].value = 2000
+    print(json.dumps({'landing': text, 'claims': page.claims.object,
+                      'png': page.figures.objects[0].objects[0].object[:4] == b'\\x89PNG'}))
+"""
+
+
+@pytest.fixture(scope="session")
+def explorer(venv) -> dict:
+    """What the explorer's page builders show in the venv: the landing page, the coin page after a change."""
+    pytest.importorskip("panel")
+    import json
+
+    return json.loads(venv.python_code(EXPLORER).stdout.strip().splitlines()[-1])
