@@ -1,4 +1,4 @@
-"""Command line: ``theorylab list | run | check | reproduce | paper | explore``."""
+"""Command line: ``theorylab list | run | check | reproduce | paper | explore | new``."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, render: bool) -> int:
-    root = Path(args.root) if args.root else registry.project_root()
+    root = Path(args.root)
     try:  # validate every experiment before computing any
         exps = registry.experiments(args.study)
         for exp in exps:
@@ -121,7 +121,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
-    for path in report.build(Path(args.root) if args.root else registry.project_root()):
+    for path in report.build(Path(args.root)):
         print(f"wrote {path}")
     return 0
 
@@ -137,6 +137,19 @@ def cmd_explore(args: argparse.Namespace) -> int:
         return _usage_error(ValueError(f"study must be one of {registry.studies()} (got {args.study!r})"))
     serve(args.study, address=args.address, port=args.port, scale=args.scale, cache=args.cache,
           show=not args.no_show)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from theorylab.core import scaffold
+
+    try:
+        project = scaffold.new_study(args.name, Path(args.path))
+    except ValueError as err:
+        return _usage_error(err)
+    print(f"wrote {project}")
+    print(f"next: cd {project} && python -m pytest        # the new study's tests\n"
+          f"      pip install -e {project}               # register it: theorylab list / reproduce --study {args.name}")
     return 0
 
 
@@ -172,12 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
             ("reproduce", cmd_reproduce, "results, figures, claims table and paper/ for every study")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--study", default=None, help="only this study")
-        p.add_argument("--root", default=None, help="where figures/ and paper/ go (default: project root)")
+        p.add_argument("--root", default=".", help="where figures/ and paper/ go, created if missing "
+                       "(default: the current directory)")
         compute_options(p, "paper")
         p.set_defaults(func=func)
 
     p = sub.add_parser("paper", help="rebuild paper/paper.md and paper.html from sections, figures and claims")
-    p.add_argument("--root", default=None, help="where figures/ and paper/ are (default: project root)")
+    p.add_argument("--root", default=".", help="where figures/ and paper/ are (default: the current directory)")
     p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("explore", help="interactive parameter explorer in the browser (needs [explore])")
@@ -189,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="result cache folder (default .cache/theorylab)")
     p.add_argument("--no-show", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("new", help="write a new, working study package to start from (a plugin project)")
+    p.add_argument("name", help="the study's name, a Python identifier (also its package name)")
+    p.add_argument("--path", default=".", help="folder to create the project in (default: the current directory)")
+    p.set_defaults(func=cmd_new)
     return parser
 
 

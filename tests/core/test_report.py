@@ -85,3 +85,27 @@ def test_outputs_and_sources_may_live_apart(root, tmp_path_factory):
     (out / "paper" / "claims" / f"{STUDY}.md").write_text("## x\n\n| `elsewhere` | PASS |\n")
     text, _ = report.assemble(out, root)
     assert "Hello." in text and "| `elsewhere` | PASS |" in text and "Figure" not in text
+
+
+def test_studies_of_one_paper_share_its_heading(root, monkeypatch):
+    """Two studies with the same PAPER: one heading with the paper's title, their sections one level down."""
+    (root / "paper" / "sections" / "moe.md").write_text("## The moe study\n\n### Model\n\n```\n## not a heading\n```\n")
+    monkeypatch.setattr(registry, "paper_key", lambda study: "saxe2014exact" if study in (STUDY, "moe") else study)
+    text, _ = report.assemble(root, root)
+    assert "## Exact solutions\n\nStudies of [@saxe2014exact]: `deeplinear`, `moe`." in text
+    assert f"### The {STUDY} study" in text and "### The moe study" in text and "#### Model" in text
+    assert "#### Figures" in text and "#### Checks" in text
+    assert "\n## not a heading\n" in text  # code blocks are left alone
+    assert text.index(f"### The {STUDY} study") < text.index("### The moe study")
+
+
+def test_a_paper_with_one_study_keeps_the_study_heading(root):
+    text, _ = report.assemble(root, root)
+    assert f"\n## The {STUDY} study" in "\n" + text and "Studies of" not in text
+
+
+def test_paper_key_falls_back_to_the_study_name(monkeypatch):
+    import types
+
+    monkeypatch.setattr(registry.importlib, "import_module", lambda name: types.SimpleNamespace())
+    assert registry.paper_key("psr") == "psr"

@@ -39,12 +39,21 @@ READS_RESULTS_ONLY = frozenset({"claims.py", "figures.py", "reference.py",
                                 "plotting.py", "pipeline.py", "registry.py", "report.py"})
 
 
+def _study_folder(study: str) -> Path:
+    """A built-in study's folder inside the package, else the plugin package's folder."""
+    if (PACKAGE_DIR / study).is_dir():
+        return PACKAGE_DIR / study
+    from theorylab.core import registry  # only plugins need the registry (it imports no provenance)
+
+    return registry.package_folder(study)
+
+
 @functools.lru_cache(maxsize=None)
 def code_digest(study: str) -> str:
     """Hash of the source that shapes one study's results (``core`` and the study, less
     :data:`READS_RESULTS_ONLY`): a cache key part that changes with that code."""
     digest = hashlib.sha256()
-    for folder in (PACKAGE_DIR / "core", PACKAGE_DIR / study):
+    for folder in (PACKAGE_DIR / "core", _study_folder(study)):
         for path in sorted(folder.glob("*.py")):
             if path.name in READS_RESULTS_ONLY:
                 continue

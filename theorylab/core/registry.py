@@ -1,16 +1,32 @@
-"""Discovers studies (subpackages of ``theorylab``) and their experiments (``experiments/<study>/*.toml``).
+"""Discovers studies and their experiments.
 
-A study package provides ``model`` (simulators ``simulate_*(params, seed) ->
-Dataset``, whose ``params`` annotation names the Params class), ``figures``
-(functions ``Dataset -> Figure`` whose docstring is the caption) and ``claims``
-(``CLAIMS``, a list of Claim).  An experiment TOML names the simulator, the base
-parameters, the sweep grid, the seeds, per-scale overrides, figures and claims.
+A study is a package with the modules ``model`` (simulators ``simulate_*(params, seed) ->
+Dataset``, whose ``params`` annotation names the Params class), ``figures`` (functions
+``Dataset -> Figure`` whose docstring is the caption) and ``claims`` (``CLAIMS``, a list of
+Claim), and optionally ``PAPER`` in its ``__init__`` (the bibliography key of its paper;
+studies with the same key are grouped under that paper in the report).  An experiment TOML
+names the simulator, the base parameters, the sweep grid, the seeds, per-scale overrides,
+figures and claims.
+
+Two kinds of study are found:
+
+* **built-in**: every subpackage of ``theorylab`` (except ``core`` and ``explore``), found by
+  listing the package folder, so a new subpackage is picked up without reinstalling.  Their
+  experiments are ``experiments/<study>/*.toml`` and their report sections
+  ``paper/sections/<study>.md`` (and ``.bib``) under :func:`project_root`;
+* **plugins**: packages registered under the entry-point group ``theorylab.studies``
+  (``name = "package"``), or without installing by ``$THEORYLAB_STUDIES``
+  (``name=package,name2=package2``, what :func:`register` sets, so that worker processes
+  started afterwards see the same studies).  A plugin carries its
+  experiments as package data in ``<package>/experiments/*.toml`` and its report section in
+  ``<package>/section.md`` (and ``section.bib``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import inspect
 import os
 import pkgutil
@@ -26,25 +42,112 @@ from theorylab.core.params import Params
 
 NOT_STUDIES = {"core", "explore"}
 SCALES = ("quick", "paper")
+ENTRY_POINT_GROUP = "theorylab.studies"
+STUDIES_VARIABLE = "THEORYLAB_STUDIES"
+PACKAGED_SOURCES = Path(theorylab.__file__).resolve().parent / "_sources"  # filled when a wheel is built
 
 
 def project_root() -> Path:
-    """``$THEORYLAB_ROOT``, else the source checkout holding ``experiments/``, else the working directory."""
+    """Where the built-in studies' ``experiments/`` and ``paper/`` sources are.
+
+    ``$THEORYLAB_ROOT`` if set; else the source checkout this package runs from (the folder
+    holding ``theorylab/`` and ``experiments/``); else the copy an installed wheel carries
+    (``theorylab/_sources``).  Outputs do not go here: they go under the CLI's ``--root``.
+    """
     if "THEORYLAB_ROOT" in os.environ:
         return Path(os.environ["THEORYLAB_ROOT"])
     checkout = Path(theorylab.__file__).resolve().parent.parent
-    return checkout if (checkout / "experiments").is_dir() else Path.cwd()
+    return checkout if (checkout / "experiments").is_dir() else PACKAGED_SOURCES
+
+
+def builtin_studies() -> dict[str, str]:
+    """Study name -> package of every study shipped inside ``theorylab``."""
+    return {m.name: f"theorylab.{m.name}" for m in pkgutil.iter_modules(theorylab.__path__)
+            if m.ispkg and m.name not in NOT_STUDIES and not m.name.startswith("_")}
+
+
+def _variable_studies() -> dict[str, str]:
+    out = {}
+    for item in filter(None, (i.strip() for i in os.environ.get(STUDIES_VARIABLE, "").split(","))):
+        name, sep, package = item.partition("=")
+        if not (sep and name.strip().isidentifier() and package.strip()):
+            raise ValueError(f"{STUDIES_VARIABLE} must look like name=package,name2=package2 (got {item!r})")
+        out[name.strip()] = package.strip()
+    return out
+
+
+def plugin_studies() -> dict[str, str]:
+    """Study name -> package of every plugin study (entry points, then ``$THEORYLAB_STUDIES``)."""
+    found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return {**found, **_variable_studies()}
+
+
+def study_packages() -> dict[str, str]:
+    """Study name -> importable package, built-in and plugin studies together."""
+    builtin, plugins = builtin_studies(), plugin_studies()
+    clash = sorted(set(builtin) & set(plugins))
+    if clash:
+        raise ValueError(f"plugin study name(s) {clash} clash with built-in studies; "
+                         f"rename the entry point in the {ENTRY_POINT_GROUP!r} group")
+    return {**builtin, **plugins}
+
+
+def register(study: str, package: str) -> None:
+    """Add a plugin study at run time (what an installed entry point does), e.g. in a test's conftest.
+
+    Recorded in ``$THEORYLAB_STUDIES``, so processes started later (dask workers, the explorer's
+    worker) find it too; ``package`` must be importable there (they inherit ``sys.path``).
+    """
+    if not study.isidentifier():
+        raise ValueError(f"study must be a Python identifier (got {study!r})")
+    table = {**_variable_studies(), study: package}
+    os.environ[STUDIES_VARIABLE] = ",".join(f"{name}={pkg}" for name, pkg in table.items())
+    _experiments.cache_clear()
 
 
 def studies() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(theorylab.__path__)
-                  if m.ispkg and m.name not in NOT_STUDIES)
+    return sorted(study_packages())
+
+
+def study_package(study: str) -> str:
+    packages = study_packages()
+    if study not in packages:
+        raise ValueError(f"study must be one of {sorted(packages)} (got {study!r})")
+    return packages[study]
 
 
 def study_module(study: str, part: str):
-    if study not in studies():
-        raise ValueError(f"study must be one of {studies()} (got {study!r})")
-    return importlib.import_module(f"theorylab.{study}.{part}")
+    return importlib.import_module(f"{study_package(study)}.{part}")
+
+
+def is_builtin(study: str) -> bool:
+    return study in builtin_studies()
+
+
+def paper_key(study: str) -> str:
+    """The bibliography key of the study's paper (``PAPER`` in its ``__init__``), else the study's name."""
+    return getattr(importlib.import_module(study_package(study)), "PAPER", study)
+
+
+def package_folder(study: str) -> Path:
+    """The folder of the study's package."""
+    return Path(importlib.import_module(study_package(study)).__file__).resolve().parent
+
+
+def experiments_folder(study: str, sources: Path | None = None) -> Path:
+    """Where the study's experiment TOMLs are (see the module docstring)."""
+    if is_builtin(study):
+        return (sources or project_root()) / "experiments" / study
+    return package_folder(study) / "experiments"
+
+
+def section_files(study: str, sources: Path | None = None) -> tuple[Path, Path]:
+    """The study's report section and its bibliography (either may be missing)."""
+    if is_builtin(study):
+        folder = (sources or project_root()) / "paper" / "sections"
+        return folder / f"{study}.md", folder / f"{study}.bib"
+    folder = package_folder(study)
+    return folder / "section.md", folder / "section.bib"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +181,8 @@ class Experiment:
         model = study_module(self.study, "model")
         fn = getattr(model, self.simulate, None)
         if fn is None:
-            raise ValueError(f"{self.full_name}: simulate {self.simulate!r} is not in theorylab.{self.study}.model")
+            raise ValueError(f"{self.full_name}: simulate {self.simulate!r} is not in "
+                             f"{study_package(self.study)}.model")
         return fn
 
     def params_class(self) -> type[Params]:
@@ -103,7 +207,7 @@ class Experiment:
         out = {}
         for name in self.figures:
             if not hasattr(module, name):
-                raise ValueError(f"{self.full_name}: figure {name!r} is not in theorylab.{self.study}.figures")
+                raise ValueError(f"{self.full_name}: figure {name!r} is not in {study_package(self.study)}.figures")
             out[name] = getattr(module, name)
         return out
 
@@ -137,7 +241,7 @@ def load_experiment(path: Path) -> Experiment:
 def _experiments(root: Path) -> dict[str, Experiment]:
     out = {}
     for study in studies():
-        for path in sorted((root / "experiments" / study).glob("*.toml")):
+        for path in sorted(experiments_folder(study, root).glob("*.toml")):
             exp = load_experiment(path)
             if exp.study != study:
                 raise ValueError(f"{path}: study = {exp.study!r} but the file is under {study!r}")

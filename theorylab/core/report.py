@@ -1,17 +1,20 @@
 """The reproduction report: ``paper/paper.md`` (+ ``paper.bib``) assembled from files, built to HTML by pandoc.
 
-Hand-written sources, in the project checkout:
+Hand-written sources (see :func:`theorylab.core.registry.project_root`):
 
 * ``paper/intro.md``: title block and introduction;
-* ``paper/sections/<study>.md`` and ``<study>.bib``: each study's model, what its paper
-  states and how it is checked;
+* ``paper/sections/<study>.md`` and ``<study>.bib``: each built-in study's model, what its
+  paper states and how it is checked (a plugin study brings ``section.md`` and ``section.bib``
+  in its package);
 
-and outputs of the pipeline, under the output root (the project root unless ``--root``):
+and outputs of the pipeline, under the output root (``--root``, the current directory by default):
 
 * ``figures/<study>/<figure>.png`` with the caption in ``<figure>.txt`` (rendered by
   ``theorylab reproduce``), in the order the study's experiments list them;
 * ``paper/claims/<study>.md``: the measured checks (written by ``theorylab check``).
 
+Studies that share a paper (the same ``PAPER`` key) are grouped under one heading, the paper's
+title from the bibliography; a paper with a single study keeps that study's own heading.
 Like figures and claims, the report never simulates: it only reads what the pipeline wrote.
 """
 
@@ -28,7 +31,7 @@ from theorylab.core.store import write_atomic
 _BIB_ENTRY = re.compile(r"@\w+\s*\{\s*([^,\s]+)\s*,")
 
 
-def _figures(study: str, root: Path) -> list[tuple[Path, str]]:
+def rendered_figures(study: str, root: Path) -> list[tuple[Path, str]]:
     """(PNG, caption) of every rendered figure of ``study``, in experiment order, each once."""
     seen, out = set(), []
     for exp in registry.experiments(study):
@@ -82,24 +85,70 @@ def merge_bibliographies(paths: list[Path]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def assemble(root: Path, sources: Path | None = None) -> tuple[str, str]:
-    """(paper.md, paper.bib) text from the outputs under ``root`` and the sources under ``sources``."""
-    paper = (sources or registry.project_root()) / "paper"
-    studies = [s for s in registry.studies() if (paper / "sections" / f"{s}.md").exists()]
-    parts = [(paper / "intro.md").read_text().strip(), ""]
+def bib_title(key: str, paths: list[Path]) -> str | None:
+    """The ``title`` of entry ``key`` in the first of ``paths`` that has it (braces dropped)."""
+    for path in paths:
+        if not path.exists():
+            continue
+        text = path.read_text()
+        entry = re.search(r"@\w+\s*\{\s*" + re.escape(key) + r"\s*,(.*?)(?=^@|\Z)", text, flags=re.S | re.M)
+        title = entry and re.search(r"\btitle\s*=\s*[{\"](.*?)[}\"]\s*,?\s*$", entry.group(1), flags=re.M | re.I)
+        if title:
+            return re.sub(r"[{}]", "", title.group(1)).strip()
+    return None
+
+
+def papers(studies: list[str]) -> dict[str, list[str]]:
+    """Paper key -> its studies, in the order of ``studies`` (a study without ``PAPER`` is its own paper)."""
+    out: dict[str, list[str]] = {}
     for study in studies:
-        parts += [(paper / "sections" / f"{study}.md").read_text().strip(), ""]
-        figures = _figures(study, root)
-        if figures:
-            parts += ["### Figures", ""]
-            for i, (png, caption) in enumerate(figures, 1):
-                rel = png.relative_to(root).as_posix()
-                parts += [f"![**Figure {study}.{i}** ({png.stem}). {caption}](../{rel})", ""]
-        parts += ["### Checks", "", f"Measured by `theorylab check --study {study}`; sources as in "
-                  f"[the claims table](claims.md): {', '.join(f'`{s}`' for s in SOURCES)}.", "",
-                  _claims_rows(study, root)]
+        out.setdefault(registry.paper_key(study), []).append(study)
+    return out
+
+
+def _demote(markdown: str) -> str:
+    """Every ATX heading one level deeper (a study's section under its paper's heading); code blocks kept."""
+    lines, fenced = [], False
+    for line in markdown.split("\n"):
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+        lines.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
+    return "\n".join(lines)
+
+
+def _study_part(study: str, section: Path, root: Path) -> str:
+    parts = [section.read_text().strip(), ""]
+    figures = rendered_figures(study, root)
+    if figures:
+        parts += ["### Figures", ""]
+        for i, (png, caption) in enumerate(figures, 1):
+            rel = png.relative_to(root).as_posix()
+            parts += [f"![**Figure {study}.{i}** ({png.stem}). {caption}](../{rel})", ""]
+    parts += ["### Checks", "", f"Measured by `theorylab check --study {study}`; sources as in "
+              f"[the claims table](claims.md): {', '.join(f'`{s}`' for s in SOURCES)}.", "",
+              _claims_rows(study, root)]
+    return "\n".join(parts)
+
+
+def assemble(root: Path, sources: Path | None = None) -> tuple[str, str]:
+    """(paper.md, paper.bib) text from the outputs under ``root`` and the sources under ``sources``.
+
+    ``sources`` replaces :func:`~theorylab.core.registry.project_root` for the intro and the
+    built-in studies' sections; plugin studies' sections come from their packages.
+    """
+    paper = (sources or registry.project_root()) / "paper"
+    files = {s: registry.section_files(s, sources) for s in registry.studies()}
+    studies = [s for s, (md, _) in files.items() if md.exists()]
+    bibs = [p for p in [paper / "intro.bib", *(files[s][1] for s in studies)] if p.exists()]
+    parts = [(paper / "intro.md").read_text().strip(), ""]
+    for key, group in papers(studies).items():
+        if len(group) == 1:
+            parts += [_study_part(group[0], files[group[0]][0], root)]
+            continue
+        title = bib_title(key, bibs) or key
+        parts += [f"## {title}", "", f"Studies of [@{key}]: {', '.join(f'`{s}`' for s in group)}.", ""]
+        parts += [_demote(_study_part(s, files[s][0], root)) for s in group]
     parts += [_derived_list(studies), "", "## References", ""]
-    bibs = [p for p in [paper / "intro.bib", *(paper / "sections" / f"{s}.bib" for s in studies)] if p.exists()]
     return "\n".join(parts), merge_bibliographies(bibs)
 
 
