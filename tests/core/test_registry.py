@@ -41,6 +41,7 @@ def clean_registry(monkeypatch):
     registry._experiments.cache_clear()
     yield monkeypatch
     registry._experiments.cache_clear()
+    registry._entry_point_studies.cache_clear()
 
 
 def test_a_new_builtin_subpackage_is_found_without_reinstalling(clean_registry, tmp_path):
@@ -71,8 +72,10 @@ def test_entry_points_register_plugins_and_may_not_shadow_builtins(clean_registr
     clean_registry.syspath_prepend(str(PLUGIN))
     points = [importlib.metadata.EntryPoint("coin", "theorylab_coin", registry.ENTRY_POINT_GROUP)]
     clean_registry.setattr(registry.importlib.metadata, "entry_points", lambda group: points)
+    registry._entry_point_studies.cache_clear()
     assert registry.study_package("coin") == "theorylab_coin"
     points.append(importlib.metadata.EntryPoint("psr", "elsewhere", registry.ENTRY_POINT_GROUP))
+    registry._entry_point_studies.cache_clear()
     with pytest.raises(ValueError, match=r"plugin study name\(s\) \['psr'\] clash with built-in studies"):
         registry.studies()
 
