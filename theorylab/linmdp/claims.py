@@ -18,7 +18,6 @@ from theorylab.core.claims import Claim, fmt, loglog_slope
 
 Z_MIN = 3.0        # paired differences over seeds: one-sided chance ~1e-3 under no effect (t-tails ~1e-2 at 6 seeds)
 Z_MC = 4.0         # self-normalised martingale sum: two-sided chance ~6e-5 per test under a correct DP value
-MC_EPS = 1e-3      # pooled bias per episode the Monte Carlo check must also exclude (return units)
 
 
 def _final(ds: xr.Dataset, algorithm: str) -> xr.DataArray:
