@@ -129,8 +129,8 @@ def _coverage(ds: xr.Dataset):
     # threshold; runs are independent, so more than the 0.999 quantile of Binomial(runs, delta) failures refutes it
     return (f"{bad} of {runs} runs ever excluded the true map", f"at most a fraction delta = {delta:g} of runs",
             f"failures <= {limit} (0.999 quantile of Binomial({runs}, {delta:g}))", bad <= limit,
-            "shared and per-task learners, every M and seed; threshold 2 log(N (S+1) M / delta) + m k log(1 + n/(lam k)) "
-            "+ lam m k per target, times S + 1 targets, noise proxy 1/4")
+            "shared and per-task learners, every M and seed; threshold per target (noise proxy 1/4) "
+            "(2 log(N (S+1) M / delta) + m k log(1 + n/(lam k))) / 4 + lam m k, times S + 1 targets")
 
 
 RESIDUAL_TRUE_MAX, RESIDUAL_WRONG_MIN = 1e-9, 1e-2

@@ -26,8 +26,9 @@ def fig_regret_curves(ds: xr.Dataset) -> plt.Figure:
     for ax, m in zip(axes, [int(ds.tasks.max()), int(ds.tasks.min())]):
         sub = ds.sel(tasks=m)
         for algo in ds.algorithm.values:
+            # dashed per-task learner: at M = 1 it lies exactly on the shared learner
             seed_band(ax, ds.episode.values, sub.regret.sel(algorithm=algo), color=COLORS[str(algo)],
-                      label=ALGO_LABELS[str(algo)])
+                      label=ALGO_LABELS[str(algo)], ls="--" if algo == "single" else "-")
         ax.set_xlabel("episode K (per task)")
         ax.set_title(f"M = {m} task{'s' if m > 1 else ''}")
     axes[0].set_ylabel("cumulative regret per task (return)")

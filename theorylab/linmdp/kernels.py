@@ -183,8 +183,8 @@ def run_lsvi(seed, episodes, H, P, Pcum, R, rho, rho_cum, feats, true_index, sha
 
     Returns (regret (M, R), kept (M, R), picked_true (M, R), missed (M, R), mc (M, 4)): cumulative exact
     regret rho . (V* - V^pi) per task; the size of the task's kept set; episodes in which the played map
-    was ``true_index``; episodes in which ``true_index`` was outside the task's kept set; and, over all episodes, [sum G, sum rho . V^pi, sum (G - rho . V^pi), sum (G - rho . V^pi)^2]
-    with G the realised return.
+    was ``true_index``; episodes in which ``true_index`` was outside the task's kept set; and, over all
+    episodes, [sum G, sum rho . V^pi, sum (G - rho . V^pi), sum (G - rho . V^pi)^2] with G the realised return.
     """
     M, S, A, _ = P.shape
     N, _, _, d = feats.shape
