@@ -132,4 +132,4 @@ fig_dp_vs_mc.__doc__ = (
     "against the mean exact value rho.V^pi of the same episodes' policies (dynamic programming); the black line "
     "is equality. Right: the self-normalised sum z of return minus value over all episodes, tasks and seeds per "
     "M (bars in the left panel's colours), approximately standard normal when the exact values are right; "
-    "dotted lines at +-2.")
+    "dotted lines at +-2. The learners share their random numbers, so their bars at one M move together.")
