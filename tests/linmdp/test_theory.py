@@ -25,7 +25,7 @@ def sup_norm_fit(Phi: np.ndarray, target: np.ndarray) -> float:
 @pytest.mark.parametrize("eps", [0.0, 0.05, 0.3])
 def test_inherent_bellman_error_within_the_stated_bound(eps):
     """For V in [0, H - 1]^S (including every task's V*_{h+1}), the best sup-norm fit of T V on phi* is <= eps H / 2
-    (0 at eps = 0); the least-squares residual the simulator reports is never below that exact optimum."""
+    (0 at eps = 0); the simulator's least-squares sup and rms residuals bracket that exact optimum."""
     p = model.LinMDPParams(tasks=2, states=6, actions=3, horizon=5, misspec=eps, candidates=6)
     env = model.make_environment(p, 2)
     rng = np.random.default_rng(0)
@@ -36,7 +36,8 @@ def test_inherent_bellman_error_within_the_stated_bound(eps):
         for V in values:
             target = theory.backup(env.P[i], env.R[i], V)
             exact = sup_norm_fit(env.phi, target)
-            assert theory.projection_residual(env.phi, target) >= exact - 1e-9
+            assert theory.projection_residual(env.phi, target, "sup") >= exact - 1e-9      # an upper bound
+            assert theory.projection_residual(env.phi, target, "rms") <= exact + 1e-9      # a lower bound
             worst = max(worst, exact)
     assert worst <= theory.bellman_error_bound(eps, p.horizon) + 1e-9
     if eps == 0:
@@ -50,8 +51,11 @@ def test_wrong_maps_have_large_bellman_error():
     p = model.LinMDPParams(tasks=1, states=6, actions=3, horizon=5, candidates=10)
     env = model.make_environment(p, 4)
     target = theory.backup(env.P[0], env.R[0], theory.optimal_values(env.P[0], env.R[0], p.horizon)[1])
-    errors = [sup_norm_fit(c, target) for j, c in enumerate(env.candidates) if j != env.true_index]
+    wrong = [c for j, c in enumerate(env.candidates) if j != env.true_index]
+    errors = [sup_norm_fit(c, target) for c in wrong]
     assert min(errors) > 0.05
+    for c, err in zip(wrong, errors):
+        assert theory.projection_residual(c, target, "rms") <= err + 1e-9
 
 
 def test_value_iteration_matches_kernel():
@@ -72,6 +76,23 @@ def test_projection_residual_closed_form():
     q, _ = np.linalg.qr(np.c_[X, rng.normal(size=12)])
     ortho = q[:, 2].reshape(4, 3)
     np.testing.assert_allclose(theory.projection_residual(Phi, Phi @ w + ortho), np.abs(ortho).max(), rtol=1e-9)
+
+
+def test_simulator_bounds_bracket_the_exact_error():
+    """The Dataset's upper bound for phi* and lower bound for the wrong maps against the linear program's exact
+    sup-norm errors over the same value functions."""
+    p = model.LinMDPParams(tasks=2, states=5, actions=3, horizon=4, misspec=0.1, candidates=4)
+    env = model.make_environment(p, 1)
+    upper, lower = model.bellman_residuals(p, env, 0)
+    values = model.bellman_test_values(p, env, 0)
+
+    def exact(Phi):
+        return max(sup_norm_fit(Phi, theory.backup(env.P[i], env.R[i], V)) for i in range(2) for V in values[i])
+
+    true_error = exact(env.phi)
+    assert true_error - 1e-9 <= upper <= theory.bellman_error_bound(0.1, 4) + 1e-12
+    assert lower <= min(exact(c) for j, c in enumerate(env.candidates) if j != env.true_index) + 1e-9
+    assert lower > 0.05
 
 
 def test_bellman_error_bound():

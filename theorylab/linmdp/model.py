@@ -151,18 +151,34 @@ def run_algorithm(p: LinMDPParams, env: Environment, algorithm: str, seed: int, 
                             p.bonus_scale, p.rep_scale, float(np.log(p.tasks / p.delta)), rec)
 
 
-def bellman_residuals(p: LinMDPParams, env: Environment, seed: int) -> tuple[float, float]:
-    """Largest least-squares residual of T V on span(phi*) and, for the wrong map that fits best, on its span.
-
-    Value functions: every task's V*_{h+1} (h < H) and 8 uniform draws in [0, H - 1]^S.
-    """
+def bellman_test_values(p: LinMDPParams, env: Environment, seed: int) -> list[np.ndarray]:
+    """Per task, an (H + 8, S) stack of value functions: its V*_{h+1} (h < H) and 8 uniform draws in [0, H - 1]^S."""
     rng = np.random.default_rng([seed, 3])
     values = []
     for i in range(p.tasks):
         vs = theory.optimal_values(env.P[i], env.R[i], p.horizon)[1:]
         values.append(np.vstack([vs, rng.uniform(0, max(p.horizon - 1, 1), size=(8, p.states))]))
-    true = theory.largest_residual(env.phi, env.P, env.R, values)
-    wrong = [theory.largest_residual(c, env.P, env.R, values) for j, c in enumerate(env.candidates)
+    return values
+
+
+def bellman_residuals(p: LinMDPParams, env: Environment, seed: int) -> tuple[float, float]:
+    """Bounds on inherent Bellman errors over a set of value functions: (an upper bound for phi*, the smallest
+    lower bound over the wrong maps of Phi).
+
+    Value functions: :func:`bellman_test_values`.  Upper bound for phi*:
+    the smaller sup-norm residual of two feasible fits of T V, least squares and the construction's witness
+    (:func:`theory.bellman_witness`).  Lower bound for a map: the root-mean-square residual of its
+    least-squares fit (no fit has a smaller largest error).
+    """
+    values = bellman_test_values(p, env, seed)
+    true = 0.0
+    for i in range(p.tasks):
+        for V in values[i]:
+            target = theory.backup(env.P[i], env.R[i], V)
+            witness = theory.bellman_witness(env.phi, env.mu[i], env.theta[i], p.misspec, V)
+            true = max(true, min(theory.projection_residual(env.phi, target, "sup"),
+                                 float(np.abs(target - env.phi @ witness).max())))
+    wrong = [theory.largest_residual(c, env.P, env.R, values, "rms") for j, c in enumerate(env.candidates)
              if j != env.true_index]
     return true, (min(wrong) if wrong else np.nan)
 
@@ -212,10 +228,12 @@ def simulate_linmdp(params: LinMDPParams, seed: int) -> xr.Dataset:
             "mc_episodes": ((), n_ep, {"long_name": "episodes summed over tasks (K M)", "units": "episodes"}),
             "value_optimal": ((), v_opt, {"long_name": "optimal value rho.V* (mean over tasks)", "units": "return"}),
             "bellman_residual_true": ((), res_true,
-                                      {"long_name": "largest least-squares residual of T V on span(phi*)",
+                                      {"long_name": "upper bound on the inherent Bellman error of phi*: largest "
+                                                    "least-squares residual of T V on span(phi*)",
                                        "units": "return"}),
             "bellman_residual_wrong": ((), res_wrong,
-                                       {"long_name": "same residual for the best-fitting wrong map of Phi",
+                                       {"long_name": "smallest over the wrong maps of a lower bound on their "
+                                                     "inherent Bellman error (rms least-squares residual)",
                                         "units": "return"}),
             "bellman_error_bound": ((), theory.bellman_error_bound(p.misspec, p.horizon),
                                     {"long_name": "inherent Bellman error bound eps H / 2 of phi*",

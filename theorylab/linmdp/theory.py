@@ -24,12 +24,22 @@ def backup(P: np.ndarray, R: np.ndarray, V: np.ndarray) -> np.ndarray:
     return R + P @ V
 
 
-def projection_residual(Phi: np.ndarray, target: np.ndarray) -> float:
-    """Largest |target - Phi w| over (s, a) at the least-squares w: an upper bound on the best sup-norm fit."""
+def projection_residual(Phi: np.ndarray, target: np.ndarray, norm: str = "sup") -> float:
+    """Residual of target on span(Phi) at the least-squares w: its largest |.| over (s, a) (``sup``), or its
+    root mean square (``rms``).
+
+    The best sup-norm fit error of target on span(Phi) lies between the two: ``sup`` is the error of one
+    particular w (an upper bound) and, for every w, max |r| >= rms(r) >= the least-squares rms (a lower bound).
+    """
     X = Phi.reshape(-1, Phi.shape[-1])
     y = target.reshape(-1)
     w = np.linalg.lstsq(X, y, rcond=None)[0]
-    return float(np.max(np.abs(y - X @ w)))
+    r = y - X @ w
+    if norm == "sup":
+        return float(np.max(np.abs(r)))
+    if norm == "rms":
+        return float(np.sqrt(np.mean(r * r)))
+    raise ValueError(f"norm must be 'sup' or 'rms' (got {norm!r})")
 
 
 def bellman_error_bound(eps: float, horizon: int) -> float:
@@ -43,15 +53,17 @@ def bellman_witness(phi: np.ndarray, mu: np.ndarray, theta: np.ndarray, eps: flo
     return (1.0 - eps) * (theta + mu @ V) + eps * c
 
 
-def largest_residual(Phi: np.ndarray, P: np.ndarray, R: np.ndarray, values: list[np.ndarray]) -> float:
-    """max over tasks and value functions of the least-squares residual of T V on span(Phi).
+def largest_residual(Phi: np.ndarray, P: np.ndarray, R: np.ndarray, values: list[np.ndarray],
+                     norm: str = "sup") -> float:
+    """max over tasks and value functions of the least-squares residual of T V on span(Phi) (see
+    :func:`projection_residual` for ``norm``).
 
     ``P`` (M, S, A, S), ``R`` (M, S, A), ``values[i]`` an (n, S) stack of value functions for task i.
     """
     worst = 0.0
     for i in range(P.shape[0]):
         for V in values[i]:
-            worst = max(worst, projection_residual(Phi, backup(P[i], R[i], V)))
+            worst = max(worst, projection_residual(Phi, backup(P[i], R[i], V), norm))
     return worst
 
 
