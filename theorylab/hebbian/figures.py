@@ -81,8 +81,8 @@ def fig_dilution(ds: xr.Dataset) -> plt.Figure:
     order against the dilution d, supervised (left) and unsupervised (right) Hebbian couplings built from
     the same datasets. Monte Carlo, replica average (SEED_BAND; markers sit on the mean); lines: the
     low-storage self-consistency averaged exactly over the binomial example statistics. Background: the
-    self-consistent state (orange: hierarchical or partial hierarchy, distinct amplitudes; purple: partially
-    symmetric mixture m_1 = m_2 > m_3; green: parallel, all equal). d_par (dotted) is where the
+    self-consistent state (light orange: partial hierarchy, m_3 = 0; orange: hierarchical, all distinct;
+    purple: partially symmetric mixture m_1 = m_2 > m_3; green: parallel, all equal). d_par (dotted) is where the
     amplitude-splitting eigenvalue of the symmetric solution crosses 1 at this beta; the parallel band ends at
     the paramagnetic point d = 1 - 1/beta. In the mixture window the Monte-Carlo runs (N = 12 000 at paper
     scale) still show a small m_1 - m_2 gap: the tie is nearly marginal there (lambda_max > 0.9), so
@@ -112,9 +112,9 @@ def fig_dilution(ds: xr.Dataset) -> plt.Figure:
     np.atleast_1d(axes)[0].set_ylabel(r"Mattis magnetization $|m_k|$")
     handles = np.atleast_1d(axes)[0].get_legend_handles_labels()[0] + [
         Line2D([], [], color="k", lw=1.0, label="self-consistency")]
-    handles += [plt.Rectangle((0, 0), 1, 1, color=REGIME_COLORS[n], label=n)
-                for n in ("hierarchical", "partially symmetric mixture", "parallel")]
-    np.atleast_1d(axes)[0].legend(handles=handles, fontsize=6.5, loc="upper right")
+    shown = [n for n in theory.REGIMES if n in {str(x) for x in np.ravel(ds.regime_theory.values)}]
+    handles += [plt.Rectangle((0, 0), 1, 1, color=REGIME_COLORS[n], label=f"theory: {n}") for n in shown]
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=4)
     return fig
 
 
@@ -128,8 +128,9 @@ def fig_phase_diagram(ds: xr.Dataset) -> plt.Figure:
     transition for the claim's check (every mixture point is one: lambda_max > 0.9). Solid line: retrieval
     threshold beta = 1/(1 - d), the same for every (M, r) and protocol; dashed: d_par(beta), above which the
     parallel state is stable. Right: d_par against beta for these noisy examples and for noiseless ones
-    (M = 1, r = 1); dotted: the paramagnetic edge d = 1 - 1/beta, which closes the parallel window. The
-    near-critical expansion gives d_par -> 2/3 on the critical line for noiseless examples."""
+    (M = 1, r = 1); dotted: the paramagnetic edge d = 1 - 1/beta, which closes the parallel window; grey
+    line: d = 2/3, the limit of d_par on the critical line from the near-critical expansion (noiseless
+    examples). Below beta = 4 the retrieval region ends before any parallel state is stable."""
     rows = phase_table(ds)
     ds_d = np.unique([r["dilution"] for r in rows])
     betas = np.unique([r["beta"] for r in rows])
