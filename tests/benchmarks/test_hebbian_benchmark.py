@@ -49,3 +49,25 @@ def test_numpy_explicit_matrix(benchmark, explicit_matrix):
     benchmark.pedantic(lambda: reference.run_dynamics(V, group, xi, sigma.copy(), c, BETA, False, 1, 1, J=J),
                        rounds=3, iterations=1)
     _record(benchmark, N)
+
+
+MIN_N = 16   # minima enumeration: 2^15 configurations
+
+
+@pytest.fixture(scope="module")
+def small_network():
+    xi, chi = model.draw_dataset(MIN_N, K, 0.3, M, R_QUALITY, np.random.default_rng(0))
+    return model.stored_vectors(xi, chi, "supervised", R_QUALITY)[0]
+
+
+def test_kernel_minima_enumeration(benchmark, small_network):
+    kernels.single_flip_minima(small_network)                                   # compile / warm up
+    benchmark.group = f"minima enumeration, N={MIN_N} K={K}"
+    benchmark.pedantic(lambda: kernels.single_flip_minima(small_network), rounds=5, iterations=1)
+    benchmark.extra_info["configurations_per_second"] = 2 ** (MIN_N - 1) / benchmark.stats.stats.mean
+
+
+def test_numpy_minima_enumeration(benchmark, small_network):
+    benchmark.group = f"minima enumeration, N={MIN_N} K={K}"
+    benchmark.pedantic(lambda: reference.single_flip_minima(small_network), rounds=3, iterations=1)
+    benchmark.extra_info["configurations_per_second"] = 2 ** (MIN_N - 1) / benchmark.stats.stats.mean

@@ -93,8 +93,31 @@ def _size_independent_bias(ds):
     return out
 
 
+def _no_hierarchy(ds):
+    """Every archetype retrieved with the same amplitude (the mean of the true ones): no power-law hierarchy."""
+    out = _copy(ds)
+    out["m_sorted"] = ds.m_sorted.mean("rank").broadcast_like(ds.m_sorted).transpose(*ds.m_sorted.dims)
+    return out
+
+
+def _theory_without_multitasking(ds):
+    """A theory that learns every archetype as if it were alone: K = 1 fractions for every K."""
+    out = _copy(ds)
+    single = ds.learned_theory.sel(n_patterns=1).isel(rank=0)
+    out["learned_theory"] = single.broadcast_like(ds.learned_theory).where(ds.learned_theory.notnull())
+    return out
+
+
+def _excess_reversed(ds):
+    """Loss excesses filed under the reversed dilution axis."""
+    out = _copy(ds)
+    out["loss_excess"] = ds.loss_excess.isel(dilution=slice(None, None, -1)).assign_coords(dilution=ds.dilution.values)
+    return out
+
+
 # a plausible wrong answer for each claim: a wrong exponent, a biased comparator, a mislabelled axis
 NEGATIVE = {
+    "hebbian.power-laws": _no_hierarchy,
     "hebbian.power-law": _square_root_law,
     "hebbian.mc-vs-mean-field": _biased_mean_field,
     "hebbian.mc-vs-self-consistency": _single_pattern_theory,
@@ -106,4 +129,6 @@ NEGATIVE = {
     "hebbian.same-learning-threshold": _unsupervised_accuracy_shifted,
     "hebbian.loss-follows-cost": _loss_reversed,
     "hebbian.finite-size-scaling": _size_independent_bias,
+    "hebbian.multitask-learning-threshold": _theory_without_multitasking,
+    "hebbian.same-minima": _excess_reversed,
 }

@@ -101,3 +101,27 @@ def test_heat_bath_samples_the_boltzmann_distribution():
     se = batches.std(ddof=1) / math.sqrt(40)
     assert abs(series.mean() - exact) <= 5 * se
     assert se < 0.02 * abs(exact)                           # the check has power
+
+
+@pytest.mark.parametrize("seed, d, M, r", [(0, 0.3, 5, 0.7), (1, 0.65, 15, 0.8), (2, 0.85, 3, 0.5), (3, 0.0, 1, 1.0)])
+def test_minima_enumeration_equals_explicit_matrix_twin(seed, d, M, r):
+    """Twin: every configuration's single-flip stability from the explicit matrix (N = 12, 2^11 states)."""
+    xi, chi = model.draw_dataset(12, 3, d, M, r, np.random.default_rng(seed))
+    V, _, _ = model.stored_vectors(xi, chi, "supervised", r)
+    np.testing.assert_array_equal(kernels.single_flip_minima(V), reference.single_flip_minima(V))
+
+
+def test_enumerated_minima_are_exactly_the_configurations_no_flip_can_lower():
+    """Brute force on the cost itself: a configuration is a minimum iff every single flip leaves H >= its value."""
+    xi, chi = model.draw_dataset(10, 2, 0.2, 3, 0.6, np.random.default_rng(4))
+    V, _, c = model.stored_vectors(xi, chi, "supervised", 0.6)
+    J = reference.coupling_matrix(V)
+    sigma = reference.spins_from_index(np.arange(1 << 9), 10)
+    H = -0.5 * np.einsum("si,ij,sj->s", sigma, J, sigma)
+    lowest = np.ones(sigma.shape[0], bool)
+    for i in range(10):
+        flipped = sigma.copy()
+        flipped[:, i] *= -1
+        lowest &= -0.5 * np.einsum("si,ij,sj->s", flipped, J, flipped) >= H
+    np.testing.assert_array_equal(kernels.single_flip_minima(V), lowest)
+    assert lowest.any()

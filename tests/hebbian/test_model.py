@@ -4,15 +4,17 @@ import math
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from theorylab.hebbian import model, theory
-from tests.study_contract import assert_labelled_with_provenance
+from tests.study_contract import (test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
+                                  test_provenance_and_labelled_layout,
+                                  test_same_seed_identical_other_seed_different)
+
+STUDY = "hebbian"
 
 SMALL = dict(n_neurons=300, n_examples=3, n_sweeps=12, burn_in=4, n_replicas=2)
 
-
-@pytest.mark.parametrize("changes, name", [
+BAD_PARAMETERS = [(model.NetworkParams, {**SMALL, **changes}, name) for changes, name in [
     ({"burn_in": 12, "n_sweeps": 12}, "burn_in"),
     ({"dilution": 1.0}, "dilution"),
     ({"quality": 0.0}, "quality"),
@@ -24,25 +26,15 @@ SMALL = dict(n_neurons=300, n_examples=3, n_sweeps=12, burn_in=4, n_replicas=2)
     ({"n_neurons": 200_000, "n_examples": 201, "protocol": "unsupervised", "n_patterns": 1}, "n_neurons"),
     ({"n_neurons": 10}, "n_neurons"),
     ({"n_examples": 2.5}, "n_examples"),
-])
-def test_bad_parameters_raise_naming_them(changes, name):
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        model.NetworkParams(**{**SMALL, **changes})
+]]
+
+SIMULATORS = [(model.simulate_network, model.NetworkParams(**{**SMALL, **changes}))
+              for changes in ({}, {"protocol": "unsupervised", "temperature": 0.0},
+                              {"init": "random", "temperature": 0.2})]
 
 
-@pytest.mark.parametrize("changes", [{}, {"protocol": "unsupervised", "temperature": 0.0},
-                                     {"init": "random", "temperature": 0.2}])
-def test_same_seed_identical_other_seed_different(changes):
-    p = model.NetworkParams(**{**SMALL, **changes})
-    a, b, c = model.simulate_network(p, 3), model.simulate_network(p, 3), model.simulate_network(p, 4)
-    xr.testing.assert_identical(a, b)
-    assert not np.array_equal(a.m.values, c.m.values)
-
-
-def test_provenance_and_labelled_layout():
-    p = model.NetworkParams(**SMALL)
-    ds = model.simulate_network(p, 0)
-    assert_labelled_with_provenance(ds, p, "hebbian")
+def test_layout():
+    ds = model.simulate_network(model.NetworkParams(**SMALL), 0)
     assert ds.m.dims == ("sweep", "replica", "pattern") and ds.m_sorted.dims == ("replica", "rank")
 
 

@@ -217,3 +217,61 @@ def test_cost_and_loss_formulas_on_a_configuration():
     a = np.count_nonzero(xi, axis=0) / N
     assert loss == pytest.approx(np.sum((1 + a) / 2 - np.abs(m)), abs=1e-12)
     assert theory.sse_loss(m, d) == pytest.approx(loss, abs=3 * K / math.sqrt(N))
+
+
+@pytest.mark.parametrize("m, state", [
+    ((0.0, 0.0, 0.0), "paramagnetic"),
+    ((0.9, 0.0, 0.0), "pure"),
+    ((0.9, 0.08, 0.0), "partial hierarchy"),
+    ((0.47, 0.27, 0.15), "hierarchical"),
+    ((0.3, 0.3, 0.0), "symmetric mixture"),
+    ((0.2795, 0.2795, 0.1855), "partially symmetric mixture"),
+    ((0.3, 0.2, 0.2), "partially symmetric mixture"),
+    ((0.163, 0.163, 0.163), "parallel"),
+    ((0.5,), "pure"),
+])
+def test_state_classifier(m, state):
+    assert theory.classify(m, theory.ZERO, theory.ZERO) == state
+
+
+def test_state_classifier_tolerances_chain_ties_and_ignore_order():
+    """Monte-Carlo tolerances: gaps within the resolution are ties (chained), amplitudes below it zero."""
+    assert theory.classify((0.20, 0.17, 0.14), 0.01, 0.035) == "parallel"          # two gaps of 0.03 chain
+    assert theory.classify((0.20, 0.17, 0.14), 0.01, 0.02) == "hierarchical"
+    assert theory.classify((0.005, 0.3, 0.3), 0.01, 0.01) == "symmetric mixture"  # any order, signs ignored
+    assert theory.classify((-0.3, 0.3, 0.2), 0.01, 0.01) == "partially symmetric mixture"
+
+
+def test_self_consistent_states_at_beta_20():
+    """The states the solver reaches from the cue (K = 3, M = 15, r = 0.8): a partially symmetric mixture
+    between the hierarchy and the parallel state."""
+    def state(d):
+        return theory.classify(np.abs(theory.retrieval(d, 15, 0.8, 3, 20.0).m), theory.ZERO, theory.ZERO)
+    assert state(0.1) == "partial hierarchy"
+    assert state(0.5) == "hierarchical"
+    assert state(0.65) == "partially symmetric mixture"
+    assert state(0.8) == "parallel"
+
+
+def test_loss_helpers_against_brute_force():
+    """Loss, loss minima and the loss's global minimum against enumeration of every configuration (N = 10)."""
+    from theorylab.hebbian import reference
+    xi, _ = model.draw_dataset(10, 3, 0.3, 1, 1.0, np.random.default_rng(5))
+    sigma = reference.spins_from_index(np.arange(1 << 9), 10)
+    sigma = np.concatenate([sigma, -sigma])
+    loss = np.array([sum(min(np.sum((xi[:, k] - s) ** 2), np.sum((xi[:, k] + s) ** 2)) for k in range(3)) / 20
+                     for s in sigma])
+    np.testing.assert_allclose(model.loss_of(sigma, xi, 10), loss)
+    assert model.global_loss_minimum(xi, 10) == pytest.approx(loss.min())
+    best = np.ones(sigma.shape[0], bool)
+    for i in range(10):
+        flipped = sigma.copy()
+        flipped[:, i] *= -1
+        best &= model.loss_of(flipped, xi, 10) >= loss - 1e-12
+    np.testing.assert_array_equal(model.is_loss_minimum(sigma, xi), best)
+
+
+def test_competing_sites_bound():
+    from theorylab.hebbian.claims import competing_sites
+    assert competing_sites(0.85, 3) == pytest.approx(6 * 0.15 ** 3)
+    assert competing_sites(0.5, 2) == 0.0

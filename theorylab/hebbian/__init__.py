@@ -23,3 +23,5 @@ Modules: :mod:`kernels` (overlap-driven dynamics, never the N x N matrix), :mod:
 boundaries, hierarchical amplitudes, signal-to-noise thresholds), :mod:`model` (parameters and
 the simulator), :mod:`claims`, :mod:`figures`.
 """
+
+PAPER = "agliari2023parallel"

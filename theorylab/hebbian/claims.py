@@ -56,34 +56,52 @@ def _cut(ds: xr.Dataset) -> float:
 
 # --- zero temperature: the power law ------------------------------------------------------------------
 
-def _power_law(ds: xr.Dataset):
+def _hierarchy_fits(ds: xr.Dataset):
+    """Monte-Carlo amplitudes for d < d_K, the law (1 - d) d^(k-1), and per rank k >= 2 the log-log fit of
+    m_k / (1 - d) against d with the slope tolerance propagated from the 4/sqrt N amplitude band."""
     N = int(ds.attrs["n_neurons"])
     d_K = float(ds.d_hierarchy.max())
     sub = ds.sel(dilution=ds.dilution.values[ds.dilution.values < d_K])
     mc = _mc(sub).transpose("dilution", "seed", "rank")
     law = _one(sub.m_power_law).transpose("dilution", "rank").values
     amp_tol = 4.0 / math.sqrt(N)
-    amp_err = float(np.abs(mc.values - law[:, None, :]).max())
-    ordered = bool(np.all(np.diff(mc.values, axis=2) < 0))
     d = sub.dilution.values
-    rows, slopes_ok, tested = [], True, 0
+    fits = {}
     for k in range(2, ds.sizes["rank"] + 1):
         keep = law[:, k - 1] >= 8.0 / math.sqrt(N)      # relative band <= 1/2: the log is defined
         if keep.sum() < 3:
-            rows.append(f"k={k}: too few resolvable points")
             continue
         x = np.log(d[keep])
         y = (mc.values[keep, :, k - 1] / (1 - d[keep, None])).T             # (seed, dilution)
-        fit = loglog_slope(d[keep], y)
         # least-squares slope moved by the 4/sqrt N amplitude band: sum_j |w_j| band_j / m_j
         w = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
-        tol = float(np.sum(np.abs(w) * amp_tol / law[keep, k - 1]))
-        ok = abs(fit.slope - (k - 1)) <= tol
-        slopes_ok &= ok
-        tested += 1
-        rows.append(f"k={k}: slope {fit.slope:.3f} (95% CI {fit.low:.3f}..{fit.high:.3f}) vs {k - 1} +- {tol:.3f}")
-    passed = amp_err <= amp_tol and ordered and slopes_ok and tested > 0
-    return (f"max |m_k - (1-d) d^(k-1)| = {amp_err:.4f}; " + "; ".join(rows),
+        fits[k] = (loglog_slope(d[keep], y), float(np.sum(np.abs(w) * amp_tol / law[keep, k - 1])))
+    ordered = bool(np.all(np.diff(mc.values, axis=2) < 0))
+    return sub, mc, law, amp_tol, d_K, fits, ordered
+
+
+def _power_laws(ds: xr.Dataset):
+    sub, mc, law, amp_tol, d_K, fits, ordered = _hierarchy_fits(ds)
+    slopes = [fits[k][0] for k in sorted(fits)]
+    positive = all(f.low > 0 for f in slopes)
+    increasing = all(b.low > a.high for a, b in zip(slopes, slopes[1:]))
+    passed = ordered and positive and increasing and len(slopes) >= 1     # ranks at the 1/sqrt N floor are not fitted
+    return ("; ".join(f"k={k}: slope {f.slope:.3f} (95% CI {f.low:.3f}..{f.high:.3f})" for k, (f, _) in fits.items())
+            + f"; order m_1 > m_2 > m_3 {'holds' if ordered else 'FAILS'} everywhere",
+            "amplitudes ordered by rank, each a power of d (straight log-log line) with an exponent that grows "
+            "with the rank", "slope CIs above 0 and disjoint, increasing in k", passed,
+            f"T = 0, noiseless examples, d < d_K = {d_K:.3f} ({sub.sizes['dilution']} dilutions x "
+            f"{ds.sizes['seed']} seeds)")
+
+
+def _power_law(ds: xr.Dataset):
+    sub, mc, law, amp_tol, d_K, fits, ordered = _hierarchy_fits(ds)
+    amp_err = float(np.abs(mc.values - law[:, None, :]).max())
+    slopes_ok = all(abs(f.slope - (k - 1)) <= tol for k, (f, tol) in fits.items())
+    passed = amp_err <= amp_tol and ordered and slopes_ok and len(fits) > 0
+    return (f"max |m_k - (1-d) d^(k-1)| = {amp_err:.4f}; "
+            + "; ".join(f"k={k}: slope {f.slope:.3f} (95% CI {f.low:.3f}..{f.high:.3f}) vs {k - 1} +- {tol:.3f}"
+                        for k, (f, tol) in fits.items()),
             "m_k = (1 - d) d^(k-1), strictly decreasing in k, log-log slope k - 1 in d",
             f"amplitudes 4/sqrt N = {amp_tol:.4f}; slopes by propagating that band", passed,
             f"d < d_K = {d_K:.3f} ({sub.sizes['dilution']} dilutions x {ds.sizes['seed']} seeds); "
@@ -157,7 +175,7 @@ def _hierarchical_to_parallel(ds: xr.Dataset):
     mild = spread[0]
     strong = spread[retrieving][-1] if retrieving.any() else np.nan
     passed = mild > 2 * cut and strong <= cut
-    return (f"m_(1) - m_(K): {fmt(spread)} at d = {fmt(d, 2)}",
+    return (f"beta = {1.0 / float(ds.attrs['temperature']):g}: m_(1) - m_(K): {fmt(spread)} at d = {fmt(d, 2)}",
             "distinct amplitudes at the mildest dilution, equal amplitudes at the strongest retrieving one",
             f"distinct: > 2 x {cut:.3f}; equal: <= {cut:.3f} (6/sqrt N)", passed,
             f"mildest d = {d[0]:g}: {mild:.3f}; strongest retrieving d: {strong:.3f}")
@@ -177,8 +195,9 @@ def _parallel_threshold(ds: xr.Dataset):
             break
     step = float(np.max(np.diff(d)))
     passed = math.isfinite(onset) and onset - step <= d_par <= onset + step
-    return (f"Monte-Carlo onset of equal amplitudes d* = {onset:g}", f"d_par = {d_par:.3f} (parallel state "
-            "becomes stable: amplitude-splitting eigenvalue crosses 1)", f"d_par within one grid step "
+    beta = 1.0 / float(ds.attrs["temperature"])
+    return (f"beta = {beta:g}: Monte-Carlo onset of equal amplitudes d* = {onset:g}", f"d_par(beta = {beta:g}) = "
+            f"{d_par:.3f} (parallel state becomes stable: amplitude-splitting eigenvalue crosses 1)", f"d_par within one grid step "
             f"({step:g}) of d*", passed,
             f"spread MC {fmt(spread)}, theory {fmt(th_spread)}; equal means <= {cut:.3f}")
 
@@ -202,7 +221,15 @@ def _supervised_equals_unsupervised(ds: xr.Dataset):
 # --- the (d, beta) phase diagram ------------------------------------------------------------------------
 
 def phase_table(ds: xr.Dataset) -> list[dict]:
-    """Per (dilution, temperature): theory and Monte-Carlo regimes and whether the point is testable."""
+    """Per (dilution, temperature): the retrieval state of the theory and of Monte Carlo (one classifier,
+    :func:`theory.classify`) and whether the point is clear enough to compare them.
+
+    Theory resolution: :data:`theory.ZERO` (solver precision).  Monte-Carlo resolution: ``_cut`` = 6/sqrt N,
+    twice the 3 sigma fluctuation 3/sqrt N of one amplitude, so two equal amplitudes differ by less and an
+    unretrieved archetype's overlap (order 1/sqrt N) stays below it.  A point is clear when every theory
+    amplitude and every nonzero gap is at least twice that resolution and lambda_max <= 0.8 (linear response
+    amplifies the fluctuations by at most 1/(1 - lambda) = 5), or, for the paramagnet, when beta (1 - d) <= 0.85.
+    """
     cut = _cut(ds)
     mc = _mc(ds).mean("seed")
     rows = []
@@ -211,18 +238,18 @@ def phase_table(ds: xr.Dataset) -> list[dict]:
             point = ds.sel(dilution=d, temperature=T).isel(seed=0)
             th = point.m_theory.values
             beta = 1.0 / T
-            regime_th = theory.classify(th, theory.ZERO, theory.ZERO)
-            regime_mc = theory.classify(mc.sel(dilution=d, temperature=T).values, cut, cut)
+            state_th = theory.classify(th, theory.ZERO, theory.ZERO)
+            state_mc = theory.classify(mc.sel(dilution=d, temperature=T).values, cut, cut)
             lam = float(point.lambda_max)
-            if regime_th == "paramagnetic":
+            if state_th == "paramagnetic":
                 clear = beta * (1 - d) <= 0.85            # away from the critical line
             else:                                           # every amplitude zero or far from zero
                 present = th[th > theory.ZERO]
                 gaps = np.diff(present)
                 clear = bool(lam <= LAMBDA_TESTED and np.all(present >= 2 * cut)
                              and np.all((np.abs(gaps) <= theory.ZERO) | (-gaps >= 2 * cut)))
-            rows.append({"dilution": float(d), "beta": beta, "theory": regime_th, "mc": regime_mc,
-                         "clear": bool(clear)})
+            rows.append({"dilution": float(d), "beta": beta, "theory": state_th, "mc": state_mc,
+                         "clear": bool(clear), "lambda": lam})
     return rows
 
 
@@ -231,14 +258,130 @@ def _phase_diagram(ds: xr.Dataset):
     tested = [r for r in rows if r["clear"]]
     wrong = [r for r in tested if r["theory"] != r["mc"]]
     kinds = sorted({r["theory"] for r in tested})
+    mixtures = [r for r in rows if r["theory"] in theory.MIXTURES]
     passed = not wrong and len(tested) >= len(rows) / 3 and len(kinds) >= 3
+    mix = "; ".join(f"d={r['dilution']:g} beta={r['beta']:g}: {r['theory']} (lambda {r['lambda']:.2f}, "
+                    f"{'clear' if r['clear'] else 'not clear'}), MC {r['mc']}" for r in mixtures)
     return (f"{len(tested) - len(wrong)} of {len(tested)} clear points agree ({len(rows)} in the grid); "
-            f"regimes tested: {', '.join(kinds)}",
-            "Monte-Carlo regime = regime of the self-consistent solution reached from the cue",
-            "amplitudes below 6/sqrt N count as zero, spreads below it as equal; clear points: theory "
-            "amplitudes and gaps >= 12/sqrt N, lambda_max <= 0.8, or beta (1 - d) <= 0.85", passed,
-            "; ".join(f"d={r['dilution']:g} beta={r['beta']:g}: theory {r['theory']}, MC {r['mc']}"
-                      for r in wrong) or "no disagreement")
+            f"states tested: {', '.join(kinds)}",
+            "Monte-Carlo state = state of the self-consistent solution reached from the cue, at every clear point",
+            "MC: amplitudes below 6/sqrt N count as zero, gaps below it as ties; clear points: theory amplitudes "
+            "and gaps >= 12/sqrt N, lambda_max <= 0.8, or beta (1 - d) <= 0.85", passed,
+            ("; ".join(f"d={r['dilution']:g} beta={r['beta']:g}: theory {r['theory']}, MC {r['mc']}"
+                       for r in wrong) or "no disagreement")
+            + f". Mixture points of the theory: {mix or 'none'}")
+
+
+# --- learning thresholds of the multitasking network ----------------------------------------------------
+
+def _first(ok: np.ndarray) -> int:
+    hits = np.nonzero(ok)[0]
+    return int(hits[0]) if hits.size else len(ok)
+
+
+def threshold_table(ds: xr.Dataset) -> list[dict]:
+    """Per (K, d, r): the grid index of the smallest M at which every archetype is learned, for the theory
+    and each protocol's Monte Carlo, and the Monte-Carlo band of the learned fraction at each M.
+
+    Band: 3 sqrt(1 - d) / ((1 - lambda_max) sqrt N) on an amplitude (an overlap of N sites of which a fraction
+    1 - d is non-blank fluctuates by at most sqrt((1 - d)/N); linear response amplifies that by
+    1/(1 - lambda)), divided by the noiseless amplitude of the rank that decides; infinite where
+    lambda_max > 0.8 (too close to a transition to be judged).
+    """
+    N = int(ds.attrs["n_neurons"])
+    level = float(ds.learned_level.max())
+    rows = []
+    for K in ds.n_patterns.values:
+        for d in ds.dilution.values:
+            for r in ds.quality.values:
+                point = ds.sel(n_patterns=K, dilution=d, quality=r)
+                th = _one(point.learned_theory).isel(protocol=0).isel(rank=slice(0, int(K)))
+                worst = th.argmin("rank")
+                m0 = _one(point.m_noiseless).isel(protocol=0).isel(rank=slice(0, int(K)))
+                lam = _one(point.lambda_max).isel(protocol=0).values
+                band = 3 * math.sqrt(1 - d) / ((1 - lam) * math.sqrt(N)) / m0.isel(rank=worst).values
+                band = np.where(lam <= LAMBDA_TESTED, band, np.inf)
+                row = {"K": int(K), "d": float(d), "r": float(r), "theory": _first(th.min("rank").values >= level),
+                       "band": band, "ratio": th.min("rank").values}
+                for prot in ds.protocol.values:
+                    mc = point.learned.sel(protocol=prot).isel(rank=slice(0, int(K))).mean(["replica", "seed"])
+                    row[str(prot)] = _first(mc.min("rank").values >= level)
+                rows.append(row)
+    return rows
+
+
+def _multitask_threshold(ds: xr.Dataset):
+    level = float(ds.learned_level.max())
+    Ms = ds.n_examples.values
+    rows = threshold_table(ds)
+
+    def label(j: int) -> str:
+        return f"{Ms[j]}" if j < len(Ms) else f">{Ms[-1]}"
+
+    def compatible(a: int, b: int, row: dict) -> bool:
+        """Equal, or differing only across grid points whose theory fraction is within its band of the level."""
+        return all(abs(row["ratio"][i] - level) <= row["band"][i] for i in range(min(a, b), min(max(a, b), len(Ms))))
+
+    agree, exact, text = True, 0, []
+    for row in rows:
+        found = [row["supervised"], row["unsupervised"]]
+        ok = compatible(found[0], found[1], row) and all(compatible(j, row["theory"], row) for j in found)
+        agree &= ok
+        exact += found[0] == found[1] == row["theory"]
+        text.append(f"K={row['K']} d={row['d']:g} r={row['r']:g}: theory {label(row['theory'])}, sup "
+                    f"{label(found[0])}, unsup {label(found[1])}{'' if ok else ' (MISMATCH)'}")
+    # multitasking: hierarchical dilution needs more examples for K = max than K = 1; parallel dilution does not
+    by = {(row["K"], row["d"], row["r"]): row["theory"] for row in rows}
+    Ks, ds_ = sorted({row["K"] for row in rows}), sorted({row["d"] for row in rows})
+    rs = sorted({row["r"] for row in rows})
+    grows = all(by[(Ks[-1], ds_[0], r)] > by[(1, ds_[0], r)] for r in rs)
+    flat = all(abs(by[(K, ds_[-1], r)] - by[(1, ds_[-1], r)]) <= 1 for K in Ks for r in rs)
+    passed = agree and grows and flat and 1 in Ks and len(Ks) >= 2
+    return (f"{exact} of {len(rows)} (K, d, r) lines: theory, supervised and unsupervised thresholds identical; "
+            f"d = {ds_[0]:g}: K = {Ks[-1]} needs more examples than K = 1 at every r: {grows}; d = {ds_[-1]:g}: "
+            f"thresholds within one grid step for every K: {flat}",
+            f"beta = {1 / float(ds.attrs['temperature']):g}: the smallest M at which every archetype reaches "
+            f"{level:.3f} of its noiseless amplitude is the same for both protocols and the self-consistency; it "
+            "grows with K at hierarchical dilution and not at parallel dilution",
+            "equal grid M, or differing only across grid points whose theory fraction is within the Monte-Carlo "
+            "band 3 sqrt(1-d) / ((1 - lambda) sqrt N m_noiseless) of the level (lambda <= 0.8)", passed,
+            "; ".join(text))
+
+
+# --- the cost function's minima and the loss ---------------------------------------------------------
+
+def competing_sites(d: float, K: int) -> float:
+    """2 K P(>= 3 archetypes non-blank at a site) bounds the loss a cost minimum can lose to the loss's own
+    minimum when only the sites where three or more archetypes compete are set differently (a weighted and
+    an unweighted majority agree wherever at most two archetypes are non-blank)."""
+    p = 1 - d
+    at_most_two = sum(math.comb(K, j) * p ** j * d ** (K - j) for j in range(min(K, 2) + 1))
+    return 2 * K * (1 - at_most_two)
+
+
+def _same_minima(ds: xr.Dataset):
+    K = ds.sizes["pattern"]
+    d_lo, d_hi = float(ds.dilution.min()), float(ds.dilution.max())
+    strong, mild = ds.sel(dilution=d_hi), ds.sel(dilution=d_lo)
+    tol = competing_sites(d_hi, K)
+    big = ds.n_neurons.values.max()
+    strong_excess = float(strong.loss_excess.max())
+    mild_excess = mild.loss_excess.sel(n_neurons=big)
+    contradicted = bool((mild_excess > tol).all())
+    passed = strong_excess <= tol and contradicted
+    rows = []
+    for d in ds.dilution.values:
+        x = ds.sel(dilution=d, n_neurons=big)
+        rows.append(f"d={d:g}: excess {float(x.loss_excess.mean()):.4f}, cost minima that are loss minima "
+                    f"{float(x.loss_min_fraction.mean()):.2f}, Kendall tau {float(x.kendall_tau.mean()):.2f}")
+    return (f"parallel d = {d_hi:g}: largest loss excess of the lowest-cost minimum {strong_excess:.4f}; "
+            f"hierarchical d = {d_lo:g}: smallest {float(mild_excess.min()):.4f} (N = {big})",
+            "T = 0: the lowest-cost minimum is the loss's global minimum up to the competing sites at strong "
+            "dilution (parallel regime), and lies above it at mild dilution (hierarchical regime)",
+            f"excess <= 2K P(>= 3 non-blank) = {tol:.4f} at d = {d_hi:g} (every seed, both N); > that at "
+            f"d = {d_lo:g} (every seed, N = {big})", passed,
+            "; ".join(rows) + f" (means over {ds.sizes['seed']} seeds, N = {big}; enumeration at N = "
+            f"{ds.n_neurons.values.min()})")
 
 
 # --- learning from examples ---------------------------------------------------------------------------
@@ -364,6 +507,10 @@ def _finite_size(ds: xr.Dataset):
 
 
 CLAIMS: list[Claim] = [
+    Claim("hebbian.power-laws",
+          "For mild dilution the network handles the archetypes hierarchically, their amplitudes distributed as "
+          "power laws (checked at zero temperature with noiseless examples, K = 3)", "paper", "hierarchy",
+          _power_laws),
     Claim("hebbian.power-law",
           "At zero temperature the noiseless multitasking network retrieves all K archetypes hierarchically, "
           "m_k = (1 - d) d^(k-1), for d below d_K (root of 1 - 2d + d^K)", "derived", "hierarchy", _power_law),
@@ -371,30 +518,43 @@ CLAIMS: list[Claim] = [
           "Monte-Carlo time averages equal the mean-field fixed point of the same realised network "
           "(checks the overlap kernel's equilibrium, both protocols)", "derived", "dilution", _mc_vs_mean_field),
     Claim("hebbian.mc-vs-self-consistency",
-          "Monte-Carlo magnetizations match the low-storage self-consistency within the finite-size band "
-          "3 / ((1 - lambda) sqrt N)", "derived", "dilution", _mc_vs_self_consistency),
+          "Statistical mechanics and Monte Carlo agree: the Monte-Carlo magnetizations match the low-storage "
+          "self-consistency (beta = 20, K = 3, M = 15, r = 0.8)", "paper", "dilution", _mc_vs_self_consistency),
     Claim("hebbian.hierarchical-to-parallel",
           "Mild dilution: the archetypes are retrieved hierarchically (distinct amplitudes); strong dilution: "
-          "all with the same strength (parallel regime)", "paper", "dilution", _hierarchical_to_parallel),
+          "all with the same strength (parallel regime); checked at beta = 20, K = 3, M = 15, r = 0.8",
+          "paper", "dilution", _hierarchical_to_parallel),
     Claim("hebbian.parallel-threshold",
-          "The parallel regime starts where the amplitude-splitting eigenvalue of the symmetric solution "
-          "crosses 1", "derived", "dilution", _parallel_threshold),
+          "At beta = 20 (K = 3, M = 15, r = 0.8) the parallel regime starts where the amplitude-splitting "
+          "eigenvalue of the symmetric solution crosses 1", "derived", "dilution", _parallel_threshold),
     Claim("hebbian.supervised-equals-unsupervised",
           "In the low-storage regime the supervised and unsupervised protocols give the same multitasking "
           "magnetizations and the same thresholds", "paper", "dilution", _supervised_equals_unsupervised),
     Claim("hebbian.phase-diagram",
-          "Paramagnetic, pure, hierarchical and parallel regimes in the (d, beta) plane: Monte Carlo agrees with "
-          "the stability analysis of the self-consistency", "derived", "phase", _phase_diagram),
+          "In the (d, beta) plane Monte Carlo and the stability analysis of the self-consistency agree on the "
+          "retrieval state (paramagnetic, pure, hierarchical or partial hierarchy, symmetric or partially "
+          "symmetric mixture, parallel) at every clear grid point", "derived", "phase", _phase_diagram),
+    Claim("hebbian.multitask-learning-threshold",
+          "Learning thresholds of the multitasking network (beta = 20, K = 1, 2, 3): the smallest M at which "
+          "every archetype reaches 2 Phi(1) - 1 of its noiseless amplitude is the same for supervised and "
+          "unsupervised learning and the self-consistency; it grows with K at hierarchical dilution (d = 0.5) "
+          "and not at parallel dilution (d = 0.8)", "reconstructed", "thresholds", _multitask_threshold),
     Claim("hebbian.snr-accuracy",
           "At zero temperature the retrieved archetype is set by the example majority: accuracy "
           "P(chi_hat > 0), -> Phi(1/sqrt rho) for many examples (signal-to-noise)", "derived", "learning",
           _snr_accuracy),
     Claim("hebbian.same-learning-threshold",
-          "The learning threshold in (M, r) is the same for supervised and unsupervised learning "
-          "(threshold: signal-to-noise ratio 1)", "paper", "learning", _same_learning_threshold),
+          "One archetype (K = 1) at zero temperature: the learning threshold in (M, r) is the same for supervised "
+          "and unsupervised learning (threshold: signal-to-noise ratio 1)", "reconstructed", "learning",
+          _same_learning_threshold),
     Claim("hebbian.loss-follows-cost",
           "When the cost function (Hamiltonian) is minimised in parallel on several archetypes, the sum-squared "
           "loss on the archetypes is minimised with it", "paper", "relaxation", _loss_follows_cost),
+    Claim("hebbian.same-minima",
+          "The cost function's lowest minimum is the sum-squared loss's global minimum (up to the sites where "
+          "three archetypes compete) in the parallel regime only: at mild dilution it lies well above the loss's "
+          "minimum, so 'same minima' holds at strong dilution and fails at mild dilution (T = 0, K = 3, "
+          "M = 15, r = 0.8)", "reconstructed", "minima", _same_minima),
     Claim("hebbian.finite-size-scaling",
           "The Monte-Carlo deviation from the N -> infinity self-consistency shrinks like N^(-1/2)",
           "derived", "finite_size", _finite_size),

@@ -118,3 +118,42 @@ def run_dynamics(V, group, xi, sigma, scale, beta, zero_temperature, n_sweeps, s
                         X[rep, k] += 2 * new * xi[i, k]
         _record(O, X, group, K, scale, D_total, N, mattis, example, energy, t)
     return mattis, example, energy
+
+
+@njit(cache=True)
+def single_flip_minima(V):
+    """Exhaustive search for the cost function's single-flip local minima (small N).
+
+    Configuration c in [0, 2^(N-1)) has sigma_0 = +1 and sigma_i = +1 iff bit i - 1 of c is set (the
+    cost is even under sigma -> -sigma, so half the hypercube suffices).  Returns a boolean mask over c:
+    True where no single flip lowers H, i.e. sigma_i H_i >= 0 for every i with the integer field
+    H_i = sum_p V[i, p] O_p - D_i sigma_i.  O(N P) per configuration.
+    """
+    N, P = V.shape
+    total = 1 << (N - 1)
+    D = np.zeros(N, np.int64)
+    for i in range(N):
+        for p in range(P):
+            D[i] += V[i, p] * V[i, p]
+    stable = np.zeros(total, np.bool_)
+    sigma = np.empty(N, np.int64)
+    O = np.empty(P, np.int64)
+    for c in range(total):
+        sigma[0] = 1
+        for i in range(1, N):
+            sigma[i] = 1 if (c >> (i - 1)) & 1 else -1
+        for p in range(P):
+            O[p] = 0
+        for j in range(N):
+            for p in range(P):
+                O[p] += V[j, p] * sigma[j]
+        ok = True
+        for i in range(N):
+            H = -D[i] * sigma[i]
+            for p in range(P):
+                H += V[i, p] * O[p]
+            if H * sigma[i] < 0:
+                ok = False
+                break
+        stable[c] = ok
+    return stable

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import xarray as xr
+from scipy import special, stats
 
 from theorylab.core.params import Params, param
 from theorylab.core.provenance import stamp
@@ -24,12 +25,13 @@ from theorylab.hebbian import kernels, theory
 STUDY = "hebbian"
 PROTOCOLS = ("supervised", "unsupervised")
 INITS = ("cue", "random")
+MAX_PATTERNS = 5
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkParams(Params):
     n_neurons: int = param(2000, "neurons N", ge=50, le=200_000)
-    n_patterns: int = param(3, "archetypes K", ge=1, le=5)
+    n_patterns: int = param(3, "archetypes K", ge=1, le=MAX_PATTERNS)
     dilution: float = param(0.3, "dilution d = P(xi_i = 0)", ge=0, lt=1)
     n_examples: int = param(15, "examples M per archetype", ge=1, le=201)
     quality: float = param(0.6, "example quality r = E[chi]; chi = -1 flips an entry", gt=0, le=1)
@@ -101,12 +103,7 @@ def initial_state(xi: np.ndarray, n_replicas: int, init: str, rng: np.random.Gen
 def _theory(d: float, M: int, r: float, K: int, beta: float):
     sol = theory.retrieval(d, M, r, K, beta)
     regime = theory.classify(np.abs(sol.m), theory.ZERO, theory.ZERO)
-    if math.isinf(beta):
-        lam_asym, d_par = math.nan, math.nan     # no parallel state at T = 0 (ties break the symmetry)
-    else:
-        lam_asym = theory.symmetric_solution(d, M, r, K, beta)[2] if K > 1 else math.nan
-        d_par = _parallel_boundary(beta, M, r, K)
-    return sol, regime, lam_asym, d_par
+    return sol, regime
 
 
 @functools.lru_cache(maxsize=64)
@@ -117,7 +114,78 @@ def _parallel_boundary(beta: float, M: int, r: float, K: int) -> float:
 # --- the simulator ------------------------------------------------------------------------------------
 
 def simulate_network(params: NetworkParams, seed: int) -> xr.Dataset:
-    """Monte-Carlo run of the multitasking Hebbian network, with its low-storage theory."""
+    """Monte-Carlo run of the multitasking Hebbian network, with its low-storage theory, the mean-field fixed
+    point of the realised network and the parallel-state stability at the run's beta."""
+    ds = _simulate(params, seed, mean_field=True)
+    p = params
+    beta, M, r, K, d = p.beta, p.n_examples, p.quality, p.n_patterns, p.dilution
+    if math.isinf(beta) or K == 1:   # no parallel state at T = 0 (ties break the symmetry), none for K = 1
+        lam_asym = d_par = d_par_clean = math.nan
+    else:
+        lam_asym = theory.symmetric_solution(d, M, r, K, beta)[2]
+        d_par, d_par_clean = _parallel_boundary(beta, M, r, K), _parallel_boundary(beta, 1, 1.0, K)
+    ds["lambda_asym"] = ((), lam_asym, {"long_name": "amplitude-splitting eigenvalue of the parallel state"})
+    ds["d_parallel"] = ((), d_par, {"long_name": "dilution above which the parallel state is stable at this beta",
+                                    "units": "1"})
+    ds["d_parallel_noiseless"] = ((), d_par_clean, {"long_name": "the same for noiseless examples (M = 1, r = 1)",
+                                                    "units": "1"})
+    return ds
+
+
+def learning_level(theta: float = 1.0) -> float:
+    """Learned fraction of the noiseless amplitude at signal-to-noise ratio theta: 2 Phi(theta) - 1.
+
+    For one archetype at zero temperature m = (1 - d)(2 a - 1) with a the fraction of its entries set
+    right, so m / (1 - d) >= 2 Phi(theta) - 1 is exactly the accuracy criterion a >= Phi(theta)."""
+    return float(2.0 * special.ndtr(theta) - 1.0)
+
+
+def simulate_learning(params: NetworkParams, seed: int) -> xr.Dataset:
+    """Monte-Carlo run of the multitasking network trained on examples, measured against the noiseless network.
+
+    Returns the decreasing amplitudes (Monte Carlo and self-consistency), the self-consistent amplitudes
+    of the same network trained on the archetypes themselves (M = 1, r = 1) and, rank by rank, the
+    fraction of them reached; an archetype counts as learned when that fraction reaches
+    :func:`learning_level` (2 Phi(1) - 1).  Ranks are padded with nan up to the largest K allowed, so
+    runs with different K stack into one Dataset.
+    """
+    run = _simulate(params, seed, mean_field=False)
+    p = params
+    K, ranks = p.n_patterns, MAX_PATTERNS
+    clean = np.abs(_theory(p.dilution, 1, 1.0, K, p.beta)[0].m)
+    safe = np.where(clean > theory.ZERO, clean, np.nan)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        out = np.full(a.shape[:-1] + (ranks,), np.nan)
+        out[..., :K] = a
+        return out
+
+    ds = xr.Dataset(
+        {
+            "m_sorted": (("replica", "rank"), pad(run.m_sorted.values), run.m_sorted.attrs),
+            "m_theory": (("rank",), pad(run.m_theory.values), run.m_theory.attrs),
+            "m_noiseless": (("rank",), pad(clean), {"long_name": "self-consistency |m| of the network trained on "
+                                                                 "the archetypes (M = 1, r = 1), decreasing"}),
+            "learned_theory": (("rank",), pad(run.m_theory.values / safe),
+                               {"long_name": "m_theory / m_noiseless rank by rank"}),
+            "learned": (("replica", "rank"), pad(run.m_sorted.values / safe),
+                        {"long_name": "Monte-Carlo |m| / m_noiseless rank by rank"}),
+            "lambda_max": run.lambda_max,
+            "lambda_example": run.lambda_example,
+            "regime_theory": run.regime_theory,
+            "learned_level": ((), learning_level(), {"long_name": "learned when every rank reaches 2 Phi(1) - 1"}),
+        },
+        coords={
+            "replica": run.replica,
+            "rank": ("rank", np.arange(1, ranks + 1), {"units": "1", "long_name": "rank k by |m| (1 = largest)"}),
+        },
+        attrs=run.attrs,
+    )
+    return ds
+
+
+def _simulate(params: NetworkParams, seed: int, mean_field: bool) -> xr.Dataset:
+    """The Monte-Carlo run and the self-consistency along the cue branch (shared by the simulators)."""
     p = params
     N, K, M, d, r = p.n_neurons, p.n_patterns, p.n_examples, p.dilution, p.quality
     rng = np.random.default_rng(seed)
@@ -145,11 +213,11 @@ def simulate_network(params: NetworkParams, seed: int) -> xr.Dataset:
     final_match = (sigma[:, :, None] == xi[None]) & support[None]
     accuracy = final_match.sum(axis=1) / support.sum(axis=0)
 
-    if math.isinf(beta):
+    if math.isinf(beta) or not mean_field:
         m_mf = np.full((p.n_replicas, K), np.nan)
     else:   # the mean-field fixed point of this very network, in the basin each replica ended in
         m_mf = np.array([theory.sample_mean_field(V, scale, xi, beta, final)[0] for final in sigma])
-    sol, regime, lam_asym, d_par = _theory(d, M, r, K, beta)
+    sol, regime = _theory(d, M, r, K, beta)
     R = theory.normalisation(M, r)
     sweep = np.arange(p.n_sweeps + 1)
     ds = xr.Dataset(
@@ -165,7 +233,7 @@ def simulate_network(params: NetworkParams, seed: int) -> xr.Dataset:
             "m_sorted": (("replica", "rank"), m_sorted, {"long_name": "|time-averaged m| in decreasing order"}),
             "m_mean_field": (("replica", "pattern"), m_mf,
                              {"long_name": "m at the mean-field fixed point of the realised network, started "
-                                           "from the replica's final state (nan at T = 0)"}),
+                                           "from the replica's final state (nan at T = 0 and where not computed)"}),
             "accuracy": (("replica", "pattern"), accuracy,
                          {"long_name": "final fraction of the archetype's non-blank spins set right"}),
             "data_accuracy": (("pattern",), data_accuracy,
@@ -178,10 +246,7 @@ def simulate_network(params: NetworkParams, seed: int) -> xr.Dataset:
             "lambda_max": ((), sol.lambda_max, {"long_name": "largest Jacobian eigenvalue at the solution (stable < 1)"}),
             "lambda_example": ((), sol.lambda_example,
                                {"long_name": "largest unsupervised example-mode eigenvalue (stable < 1)"}),
-            "lambda_asym": ((), lam_asym, {"long_name": "amplitude-splitting eigenvalue of the parallel state"}),
             "regime_theory": ((), regime, {"long_name": "regime of the solution: " + " | ".join(theory.REGIMES)}),
-            "d_parallel": ((), d_par, {"long_name": "dilution above which the parallel state is stable at this beta",
-                                       "units": "1"}),
             "d_hierarchy": ((), theory.hierarchy_limit(K),
                             {"long_name": "largest d of the zero-temperature hierarchical state (pure network)",
                              "units": "1"}),
@@ -201,4 +266,131 @@ def simulate_network(params: NetworkParams, seed: int) -> xr.Dataset:
     )
     ds.attrs.update({"beta": beta if not math.isinf(beta) else "inf", "R": R,
                      "rho": theory.dataset_entropy(M, r), "kernel_seed": kernel_seed})
+    return stamp(ds, study=STUDY, params=params, seed=seed)
+
+
+# --- the cost function's local minima against the sum-squared loss -------------------------------------
+
+EXHAUSTIVE_MAX = 24          # up to this N every configuration is enumerated (2^(N-1) of them)
+
+
+@dataclasses.dataclass(frozen=True)
+class MinimaParams(Params):
+    n_neurons: int = param(20, f"neurons N; N <= {EXHAUSTIVE_MAX}: exhaustive enumeration, larger: relaxation "
+                           "from random states", ge=8, le=50_000)
+    n_patterns: int = param(3, "archetypes K", ge=2, le=5)
+    dilution: float = param(0.3, "dilution d = P(xi_i = 0)", ge=0, lt=1)
+    n_examples: int = param(15, "examples M per archetype", ge=1, le=201)
+    quality: float = param(0.8, "example quality r = E[chi]", gt=0, le=1)
+    n_states: int = param(256, "stored minima: the lowest-cost ones (enumeration) or one per random start "
+                          "(relaxation)", ge=8, le=4096)
+    n_sweeps: int = param(60, "zero-temperature sweeps of each relaxation", ge=1, le=2000)
+
+    def check(self) -> None:
+        if self.n_neurons > EXHAUSTIVE_MAX and self.n_neurons < 200:
+            raise ValueError(f"n_neurons must be <= {EXHAUSTIVE_MAX} (enumeration) or >= 200 (relaxation) "
+                             f"(got {self.n_neurons})")
+        if self.n_neurons > EXHAUSTIVE_MAX and self.n_states * self.n_neurons * self.n_sweeps > 5e10:
+            raise ValueError(f"n_states must keep the relaxation below 5e10 spin updates (got {self.n_states} x "
+                             f"{self.n_neurons} x {self.n_sweeps})")
+
+
+def loss_of(sigma: np.ndarray, xi: np.ndarray, N: int) -> np.ndarray:
+    """Sum-squared loss on the archetypes, sum_mu min_+- |xi^mu -+ sigma|^2 / (2N), per configuration; the
+    rows of ``xi`` may be a subset of the N sites (the others blank in every archetype, each adding 1/(2N))."""
+    X = sigma.astype(np.int64) @ xi.astype(np.int64)
+    return ((N + np.count_nonzero(xi, axis=0)) / 2 - np.abs(X)).sum(axis=1) / N
+
+
+def is_loss_minimum(sigma: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """True where no single flip lowers the loss = const - sum_mu |X_mu| / N: for every i,
+    sum_mu |X_mu - 2 sigma_i xi_i^mu| <= sum_mu |X_mu| (X_mu = sum_i xi_i^mu sigma_i, exact integers)."""
+    s = sigma.astype(np.int64)
+    xi = xi.astype(np.int64)
+    X = s @ xi                                                      # (state, K)
+    flipped = np.abs(X[:, None, :] - 2 * s[:, :, None] * xi[None]).sum(axis=2)
+    return np.all(flipped <= np.abs(X).sum(axis=1)[:, None], axis=1)
+
+
+def global_loss_minimum(xi: np.ndarray, N: int) -> float:
+    """min over all sigma of the loss: max_sigma sum_mu |m_mu| = max over signs s of (1/N) sum_i |sum_mu s_mu xi_i^mu|,
+    reached by the majority state sigma_i = sign(sum_mu s_mu xi_i^mu) (s_1 = +1 by symmetry)."""
+    K = xi.shape[1]
+    signs = np.array(np.meshgrid(*([[1]] + [[1, -1]] * (K - 1)), indexing="ij")).reshape(K, -1).T
+    best = np.abs(xi.astype(np.int64) @ signs.T).sum(axis=0).max()
+    return float((((N + np.count_nonzero(xi, axis=0)) / 2).sum() - best) / N)
+
+
+def simulate_minima(params: MinimaParams, seed: int) -> xr.Dataset:
+    """Local minima of the supervised network's cost function and their sum-squared loss on the archetypes.
+
+    N <= 24: every configuration is enumerated and all single-flip minima found (the ``n_states``
+    lowest-cost ones stored, all counted).  Larger N: ``n_states`` zero-temperature relaxations from
+    random states, each checked to end in a single-flip minimum; distinct minima (up to sigma -> -sigma)
+    are stored.  Cost and loss are both per neuron, H / N and sum_mu min_+- |xi^mu -+ sigma|^2 / (2N).
+    """
+    p = params
+    N, K = p.n_neurons, p.n_patterns
+    rng = np.random.default_rng(seed)
+    xi, chi = draw_dataset(N, K, p.dilution, p.n_examples, p.quality, rng)
+    V, group, scale = stored_vectors(xi, chi, "supervised", p.quality)
+    exhaustive = N <= EXHAUSTIVE_MAX
+    # spins blank in every archetype feel no field and enter neither cost nor loss: minima are compared on
+    # the union of the supports only (elsewhere they are free and would only multiply copies)
+    active = np.nonzero(np.any(xi != 0, axis=1))[0]
+    if exhaustive:
+        from theorylab.hebbian.reference import spins_from_index
+        found = spins_from_index(np.nonzero(kernels.single_flip_minima(V[active]))[0], active.size)
+        reached = np.ones(found.shape[0], bool)
+    else:
+        sigma = np.where(rng.random((p.n_states, N)) < 0.5, 1, -1).astype(np.int8)
+        kernels.run_dynamics(V, group, xi, sigma, scale, 0.0, True, p.n_sweeps, int(rng.integers(2**31 - 1)))
+        s = sigma[:, active].astype(np.int64)
+        Va = V[active].astype(np.int64)
+        field = (s @ Va) @ Va.T - (Va ** 2).sum(axis=1) * s
+        reached = np.all(s * field >= 0, axis=1)                   # the relaxation ended in a minimum
+        found = np.unique(s[reached] * s[reached, :1], axis=0)     # distinct up to a global flip
+    V, xi = V[active], xi[active]
+    Vl = V.astype(np.int64)
+    D_total = int((Vl ** 2).sum())
+    O = found @ Vl
+    cost = -0.5 * scale * ((O ** 2).sum(axis=1) - D_total) / N
+    order = np.argsort(cost, kind="stable")
+    found, cost = found[order], cost[order]
+    loss = loss_of(found, xi, N)
+    loss_min = is_loss_minimum(found, xi)
+    m = found @ xi.astype(np.int64) / N
+    n_found = found.shape[0]
+    keep = min(n_found, p.n_states)
+    tau = float(stats.kendalltau(cost, loss).statistic) if n_found > 1 else math.nan
+
+    def pad(a, fill=np.nan):
+        out = np.full((p.n_states,) + a.shape[1:], fill, dtype=float)
+        out[:keep] = a[:keep]
+        return out
+
+    ds = xr.Dataset(
+        {
+            "cost": (("state",), pad(cost), {"long_name": "cost per neuron H / N of the minimum (increasing; nan: none)"}),
+            "loss": (("state",), pad(loss), {"long_name": "sum-squared loss on the archetypes at the minimum"}),
+            "loss_local_min": (("state",), pad(loss_min.astype(float)),
+                               {"long_name": "1 if no single flip lowers the loss there (also a loss minimum)"}),
+            "m": (("state", "pattern"), pad(m), {"long_name": "Mattis magnetizations of the minimum"}),
+            "n_minima": ((), n_found, {"long_name": "distinct single-flip minima of the cost found (on the supports)"}),
+            "relaxed_fraction": ((), float(reached.mean()),
+                                 {"long_name": "fraction of relaxations that ended in a single-flip minimum"}),
+            "kendall_tau": ((), tau, {"long_name": "Kendall rank correlation of cost and loss over the minima found"}),
+            "lowest_cost_loss_rank": ((), int(np.sum(loss < loss[0] - 1e-12)) if n_found else -1,
+                                      {"long_name": "minima with lower loss than the lowest-cost minimum"}),
+            "loss_excess": ((), float(loss[0] - global_loss_minimum(xi, N)) if n_found else math.nan,
+                            {"long_name": "loss of the lowest-cost minimum above the loss's global minimum"}),
+            "loss_min_fraction": ((), float(loss_min.mean()) if n_found else math.nan,
+                                  {"long_name": "fraction of the cost minima that are also loss minima"}),
+        },
+        coords={
+            "state": ("state", np.arange(p.n_states), {"units": "1", "long_name": "minimum, by increasing cost"}),
+            "pattern": ("pattern", np.arange(1, K + 1), {"units": "1", "long_name": "archetype mu"}),
+        },
+    )
+    ds.attrs.update({"method": "enumeration" if exhaustive else "relaxation"})
     return stamp(ds, study=STUDY, params=params, seed=seed)

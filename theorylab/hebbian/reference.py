@@ -64,3 +64,19 @@ def run_dynamics(V, group, xi, sigma, scale, beta, zero_temperature, n_sweeps, s
                 sigma[rep, i] = new
         record(t)
     return mattis, example, energy
+
+
+def spins_from_index(index: np.ndarray, N: int) -> np.ndarray:
+    """Configurations (len(index), N) of the enumeration order of ``single_flip_minima``."""
+    index = np.asarray(index, dtype=np.int64)
+    bits = (index[:, None] >> np.arange(N - 1)) & 1
+    return np.concatenate([np.ones((index.size, 1), np.int64), 2 * bits - 1], axis=1)
+
+
+def single_flip_minima(V):
+    """Twin of :func:`theorylab.hebbian.kernels.single_flip_minima` with the explicit matrix, all
+    configurations at once (memory 2^(N-1) x N: small N only)."""
+    N = V.shape[0]
+    J = coupling_matrix(V)
+    sigma = spins_from_index(np.arange(1 << (N - 1)), N)
+    return np.all(sigma * (sigma @ J) >= 0, axis=1)

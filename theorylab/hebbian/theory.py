@@ -247,21 +247,44 @@ def symmetric_solution(d: float, M: int, r: float, K: int, beta: float) -> tuple
     return n, float(m), float(a - b), float(a + (K - 1) * b)
 
 
-REGIMES = ("paramagnetic", "pure", "hierarchical", "parallel")
-ZERO = 1e-6                # amplitudes of a solution below this are zero
+# Retrieval states, from the amplitudes |m| in decreasing order.  "Raised" amplitudes exceed the zero
+# tolerance; raised amplitudes whose consecutive gaps are within the equality tolerance form one level.
+REGIMES = (
+    "paramagnetic",                  # nothing raised
+    "pure",                          # one archetype raised
+    "partial hierarchy",             # 2 <= raised < K, all distinct: (a, b, 0) with a > b
+    "hierarchical",                  # all K raised, all distinct
+    "symmetric mixture",             # 2 <= raised < K, all equal: (a, a, 0)
+    "partially symmetric mixture",   # 3 <= raised, some equal and some not: (a, a, b), (a, b, b)
+    "parallel",                      # all K raised and equal
+)
+MIXTURES = ("symmetric mixture", "partially symmetric mixture")
+ZERO = 1e-6     # theory: amplitudes below this are zero and gaps below it are ties.  The solver stops at
+                # residuals ~1e-12; even next to marginal stability (1 - lambda ~ 1e-3) the amplitude error
+                # residual / (1 - lambda) stays far below 1e-6, and distinct amplitudes differ by > 1e-3
 
 
 def classify(m_sorted, zero: float, equal: float) -> str:
-    """Regime of amplitudes in decreasing order: none retrieved, only the first, all K equal, or else
-    hierarchical (distinct amplitudes).  ``zero`` and ``equal`` are the resolution (0 for theory)."""
-    m = np.asarray(m_sorted, dtype=float)
-    if m[0] <= zero:
+    """Retrieval state of amplitudes |m| in decreasing order (one of :data:`REGIMES`).
+
+    ``zero``: amplitudes at or below it are not raised; ``equal``: raised amplitudes whose consecutive
+    gaps are at or below it are tied (ties chain).  Theory uses :data:`ZERO` for both (solver
+    precision); Monte Carlo uses its finite-size resolution.
+    """
+    m = np.sort(np.abs(np.asarray(m_sorted, dtype=float)))[::-1]
+    raised = m[m > zero]
+    n = raised.size
+    if n == 0:
         return "paramagnetic"
-    if m.size > 1 and m[1] <= zero:
+    if n == 1:
         return "pure"
-    if m[0] - m[-1] <= equal:
-        return "parallel"
-    return "hierarchical"
+    levels = 1 + int(np.sum(-np.diff(raised) > equal))
+    complete = n == m.size
+    if levels == 1:
+        return "parallel" if complete else "symmetric mixture"
+    if levels == n:
+        return "hierarchical" if complete else "partial hierarchy"
+    return "partially symmetric mixture"
 
 
 def critical_beta(d: float) -> float:
