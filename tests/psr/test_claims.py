@@ -207,3 +207,17 @@ def test_class_size_coverage_counts_only_runs_with_upstream_data(quick_dataset):
     flat[:out_runs] = False
     out["target_in_class"].loc[at] = flat.reshape(inside.shape)
     assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
+
+
+def test_captions_state_the_seed_band_convention():
+    """Every figure that draws seed bands says what they are, in the package's words."""
+    import inspect
+
+    from theorylab.core.plotting import SEED_BAND
+    from theorylab.psr import figures
+
+    for name in ("fig_learning_curves", "fig_batch", "fig_transfer", "fig_misspecified"):
+        fn = getattr(figures, name)
+        assert "seed_band(" in inspect.getsource(fn), name
+        caption = " ".join(inspect.getdoc(fn).split()).lower()
+        assert " ".join(SEED_BAND.split()).lower() in caption, name

@@ -156,10 +156,11 @@ def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
     band: mean +- 2 standard errors over seeds (about a 95% interval for the mean). Left: TV width of the
     confidence set per task (solid: mean over tasks; dashed: largest task component, the max-over-tasks
     readout) for UMT-PSR and the single-task learner; dotted: c sqrt(beta_per_task / k) with one constant c
-    fitted on N = 1, drawn over the last decade of iterations (where the rate is checked). Middle: the largest value error |V_theta(pi_theta) - V_true(pi_theta)| over the confidence
-    set (per task) against its bound H x width, for both learners. Right: suboptimality of the output policy (the
-    optimal policy of each task's maximum-likelihood model), mean over tasks (solid) and max over tasks (dashed),
-    for the two reward-free learners and the optimistic baseline; returns in [0, H]."""
+    fitted on N = 1, drawn over the last decade of iterations (where the rate is checked). Middle: the largest
+    value error |V_theta(pi_theta) - V_true(pi_theta)| over the confidence set (per task) against its bound
+    H x width, for both learners. Right: suboptimality of the output policy (the optimal policy of each task's
+    maximum-likelihood model), mean over tasks (solid) and max over tasks (dashed), for the two reward-free
+    learners and the optimistic baseline; returns in [0, H]."""
     fig, axes = figure(1, 3, figsize=(12.0, 3.6))
     k = ds.iteration.values[1:]
     x = ds.episodes.values[1:]
