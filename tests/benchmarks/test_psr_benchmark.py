@@ -1,5 +1,5 @@
 """PSR kernels vs their NumPy twins: the log-space forward over many candidate models and trajectories, and
-one learner run (UMT-PSR on the joint class).
+the optimistic learner on the joint class, UMT-PSR (widest TV pair) and its pair search.
 
 Run: ``pytest tests/benchmarks/test_psr_benchmark.py -m bench``; throughput is in each benchmark's ``extra_info``.
 """
@@ -44,12 +44,12 @@ def _learner_args():
     levels, goals = model.task_layout(p.tasks, table.g_t)
     ti = p.shared_index(table) * table.g_t + levels
     tasks = model.task_tables(table, ti, goals, p.switch_cost)
-    beta = model.upstream_beta(p, table, p.tasks, True)
+    beta = model.upstream_beta(p, table, p.tasks, "joint")
     return (table.leaf_ll, np.ones(table.psi0.shape[0], bool), table.g_s, table.g_t, table.psi0[ti], table.ops[ti],
             ti, tasks.policies, tasks.vstar, tasks.vtrue, tasks.vopt, True, beta, p.iterations, 0)
 
 
-GROUP_RUN = "UMT-PSR run: 4 tasks, 31 x 3 candidates, 30 iterations (H = 4)"
+GROUP_RUN = "omle-optimistic run: 4 tasks, 31 x 3 candidates, 30 iterations (H = 4)"
 
 
 def test_run_omle_numba(benchmark):
@@ -63,3 +63,49 @@ def test_run_omle_numpy(benchmark):
     args = _learner_args()
     benchmark.group = GROUP_RUN
     benchmark.pedantic(reference.run_omle, args=args, rounds=3, iterations=1)
+
+
+# --- reward-free exploration (UMT-PSR) ---------------------------------------------------------------
+
+def _umt_args(n_tasks, iterations, shared_points):
+    p = model.UpstreamParams(shared_points=shared_points, tasks=n_tasks, iterations=iterations)
+    table = p.table()
+    levels, goals = model.task_layout(p.tasks, table.g_t)
+    ti = p.shared_index(table) * table.g_t + levels
+    tasks = model.task_tables(table, ti, goals, p.switch_cost)
+    beta = model.upstream_beta(p, table, p.tasks, "joint")
+    return (table.leaf_ll, table.leaf_p, model.tv_table(table), np.ones(table.psi0.shape[0], bool), table.g_s,
+            table.g_t, table.psi0[ti], table.ops[ti], ti, tasks.err, tasks.vtrue, tasks.vopt, kernels.MODE_JOINT,
+            beta, p.iterations, 0)
+
+
+GROUP_UMT = "UMT-PSR run (widest TV pair): 2 tasks, 11 x 3 candidates, 10 iterations (H = 4)"
+
+
+def test_run_umt_numba(benchmark):
+    args = _umt_args(2, 10, 11)
+    kernels.run_umt(*args)
+    benchmark.group = GROUP_UMT
+    benchmark(kernels.run_umt, *args)
+
+
+def test_run_umt_numpy(benchmark):
+    args = _umt_args(2, 10, 11)
+    benchmark.group = GROUP_UMT
+    benchmark.pedantic(reference.run_umt, args=args, rounds=2, iterations=1)
+
+
+GROUP_PAIR = "widest TV pair of the joint set before any data: 4 tasks, 351 x 3 candidates (paper class)"
+
+
+def _pair_args(n_tasks):
+    table = PARAMS.table()
+    M = table.psi0.shape[0]
+    return np.zeros((n_tasks, M)), model.tv_table(table), np.ones(M, bool), table.g_s, table.g_t, 10.0
+
+
+def test_tv_pair_joint_numba(benchmark):
+    args = _pair_args(4)
+    kernels.tv_pair_joint(*args)
+    benchmark.group = GROUP_PAIR
+    benchmark(kernels.tv_pair_joint, *args)

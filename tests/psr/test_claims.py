@@ -27,6 +27,22 @@ def _groups_quadratic(ds):
     return out
 
 
+def _core_counted_as_product(ds):
+    """The core-task class counted as N independent single-task classes."""
+    out = _copy(ds)
+    size = ds.sizes["shared"] * ds.sizes["level"]
+    out["log_core"] = ds.tasks * np.log(size) * xr.ones_like(ds.log_core)
+    return out
+
+
+def _width_without_horizon(ds):
+    """The TV bound applied without the horizon factor (one step's reward range for the whole return): the
+    measured width divided by H, so that err <= H x width reads err <= width."""
+    out = _copy(ds)
+    out["width"] = ds.width / float(ds.attrs["horizon"])
+    return out
+
+
 def _coverage_lost(ds):
     """beta too small: the truth drops out of the set in half the runs."""
     out = _copy(ds)
@@ -43,11 +59,11 @@ def _gap_and_subopt_swapped(ds):
     return out
 
 
-def _gap_one_over_k(ds):
-    """A 1/k gap (e.g. a bound fitted with the wrong exponent)."""
+def _width_one_over_k(ds):
+    """A 1/k width (e.g. a bound fitted with the wrong exponent)."""
     out = _copy(ds)
     k = np.maximum(ds.iteration, 1)
-    out["gap"] = ds.gap / np.sqrt(k)
+    out["width"] = ds.width / np.sqrt(k)
     return out
 
 
@@ -64,9 +80,9 @@ def _swap_learners(a, b, dim="learner"):
 
 
 def _no_multitask_gain(ds):
-    """UMT-PSR's curves replaced by single-task OMLE's (no benefit from the joint class)."""
+    """UMT-PSR's curves replaced by the single-task learner's (no benefit from the joint class)."""
     out = _copy(ds)
-    out["gap"].loc[{"learner": "umt-psr"}] = ds.gap.sel(learner="omle").values
+    out["width"].loc[{"learner": "umt-psr"}] = ds.width.sel(learner="single-task").values
     return out
 
 
@@ -86,14 +102,18 @@ def _enumeration_off(ds):
 # a plausible wrong answer for each claim: a miscount, a wrong exponent, a swapped label, a bad radius
 NEGATIVE = {
     "psr.bracketing-joint-vs-product": _joint_counted_as_product,
+    "psr.bracketing-core-tasks": _core_counted_as_product,
     "psr.bracketing-eta-scaling": _groups_quadratic,
     "psr.confidence-coverage": _coverage_lost,
+    "psr.tv-width-bounds-value-error": _width_without_horizon,
     "psr.optimism-bounds-subopt": _gap_and_subopt_swapped,
-    "psr.gap-rate": _gap_one_over_k,
-    "psr.multitask-fewer-episodes": _swap_learners("umt-psr", "omle"),
+    "psr.width-rate": _width_one_over_k,
+    "psr.multitask-fewer-episodes": _swap_learners("umt-psr", "single-task"),
     "psr.sample-complexity-scaling": _no_multitask_gain,
+    "psr.batch-one-over-n": _swap_learners("umt-psr", "single-task"),
     "psr.transfer-beats-scratch": _swap_learners("transfer", "scratch"),
     "psr.transfer-class-size": _class_not_shrinking,
+    "psr.transfer-misspecified": _swap_learners("transfer", "scratch"),
     "psr.exact-references": _enumeration_off,
 }
 
@@ -111,7 +131,7 @@ def test_bracketing_claim_fails_when_the_cover_merges_points_below_the_separatio
 
 
 def test_resamples_that_never_reach_epsilon_count_as_infinite_in_claims_and_figure(quick_dataset):
-    """Two of six seeds hold the gap at 1.5 epsilon, the others fall to epsilon / 2: the seed mean crosses, but
+    """Two of six seeds hold the width at 1.5 epsilon, the others fall to epsilon / 2: the seed mean crosses, but
     about 10% of resamples draw a majority of the flat seeds and never do.  Counted as infinite, they put the
     97.5% bound beyond the run, and the figure must show that end as open (dropping them would not)."""
     from theorylab.psr import figures
@@ -121,11 +141,11 @@ def test_resamples_that_never_reach_epsilon_count_as_infinite_in_claims_and_figu
     eps = float(ds.attrs["epsilon"])
     k = np.maximum(ds.iteration.values, 1)
     falling = 0.5 * eps * np.sqrt(k[-1] / k)
-    n, learner = int(ds.tasks.max()), "omle"
+    n, learner = int(ds.tasks.max()), "single-task"
     curves = np.array([np.full(k.size, 1.5 * eps) if s < 2 else falling for s in range(ds.sizes["seed"])])
     at = {"tasks": n, "learner": learner}
-    ds["gap"].loc[at] = xr.DataArray(curves, dims=("seed", "iteration")).transpose(*ds.gap.sel(at).dims).values
-    gap = ds.gap.sel(tasks=n, learner=learner)
+    ds["width"].loc[at] = xr.DataArray(curves, dims=("seed", "iteration")).transpose(*ds.width.sel(at).dims).values
+    gap = ds.width.sel(tasks=n, learner=learner)
     boots = bootstrap_crossings([gap], ds.episodes.values, eps, seed=n)[:, 0]
     assert np.isfinite(episodes_to_epsilon(gap, ds.episodes.values, eps))
     assert not np.isnan(boots).any() and 0.05 < np.isinf(boots).mean() < 0.2
@@ -142,25 +162,29 @@ def _claim(claim_id):
     return next(c for c in CLAIMS if c.id == claim_id)
 
 
-def _power_law_gap(ds, zero_from):
-    """An exact k^-1/2 gap (seed-dependent constant), with seed 0's gap exactly 0 from iteration zero_from on."""
-    out = _copy(ds)
-    k = np.maximum(ds.iteration, 1)
-    out["gap"] = (1.0 + 0.1 * ds.seed) / np.sqrt(k) * xr.ones_like(ds.gap)
-    out["gap"].loc[{"seed": ds.seed.values[0], "iteration": ds.iteration.values[zero_from:]}] = 0.0
-    return out
-
-
-def test_gap_rate_fits_before_a_seed_reaches_zero_and_fails_when_too_little_is_left(quick_dataset):
-    """A gap of exactly 0 in one seed (the class resolved) must not crash the check: the fit stops before it,
-    and fails, saying why, when under half a decade of the window is left."""
-    claim = _claim("psr.gap-rate")
+def test_width_rate_fails_saying_why_when_a_seed_resolves_the_class(quick_dataset):
+    """A width of exactly 0 (the set is one model) in the fit window must fail the check with the reason, not
+    crash the log-log fit; an exact k^-1/2 width passes."""
+    claim = _claim("psr.width-rate")
     ds = quick_dataset("psr/upstream")
-    K = int(ds.iteration.max())
-    late = claim.evaluate(_power_law_gap(ds, 6 * K // 10))
-    assert late.passed and "reaches 0" in late.measured
-    early = claim.evaluate(_power_law_gap(ds, K // 10 + 5))
-    assert not early.passed and "under half a decade" in early.measured
+    k = np.maximum(ds.iteration, 1)
+    exact = _copy(ds)
+    exact["width"] = (1.0 + 0.1 * ds.seed) / np.sqrt(k) * xr.ones_like(ds.width)
+    assert claim.evaluate(exact).passed
+    resolved = _copy(exact)
+    resolved["width"].loc[{"seed": ds.seed.values[0], "iteration": ds.iteration.values[-10:]}] = 0.0
+    result = claim.evaluate(resolved)
+    assert not result.passed and "reaches 0" in result.measured
+
+
+def test_misspecified_claim_needs_the_target_outside(quick_dataset):
+    """The floor must come with the target outside the restricted class: a run flagged inside fails the check."""
+    claim = _claim("psr.transfer-misspecified")
+    ds = quick_dataset("psr/misspecified")
+    out = _copy(ds)
+    far = ds.target_shift.values[np.argmax(np.abs(ds.target_shift.values))]
+    out["target_in_class"].loc[{"target_shift": far, "seed": ds.seed.values[0]}] = True
+    assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
 
 
 def test_class_size_coverage_counts_only_runs_with_upstream_data(quick_dataset):
@@ -183,3 +207,17 @@ def test_class_size_coverage_counts_only_runs_with_upstream_data(quick_dataset):
     flat[:out_runs] = False
     out["target_in_class"].loc[at] = flat.reshape(inside.shape)
     assert claim.evaluate(ds).passed and not claim.evaluate(out).passed
+
+
+def test_captions_state_the_seed_band_convention():
+    """Every figure that draws seed bands says what they are, in the package's words."""
+    import inspect
+
+    from theorylab.core.plotting import SEED_BAND
+    from theorylab.psr import figures
+
+    for name in ("fig_learning_curves", "fig_batch", "fig_transfer", "fig_misspecified"):
+        fn = getattr(figures, name)
+        assert "seed_band(" in inspect.getsource(fn), name
+        caption = " ".join(inspect.getdoc(fn).split()).lower()
+        assert " ".join(SEED_BAND.split()).lower() in caption, name

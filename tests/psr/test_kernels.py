@@ -218,7 +218,7 @@ def _learner_args(joint, n_tasks=3, iterations=25):
     tasks = model.task_tables(table, ti, goals, p.switch_cost)
     allowed = np.ones(table.psi0.shape[0], bool)
     allowed[:3] = False     # a restricted class (the true models stay inside)
-    beta = model.upstream_beta(p, table, n_tasks, joint)
+    beta = model.upstream_beta(p, table, n_tasks, "joint" if joint else "single")
     return (table.leaf_ll, allowed, table.g_s, table.g_t, table.psi0[ti], table.ops[ti], ti, tasks.policies,
             tasks.vstar, tasks.vtrue, tasks.vopt, joint, beta, iterations, 17)
 
@@ -251,3 +251,116 @@ def test_run_omle_one_task_joint_equals_single():
     b = kernels.run_omle(*_learner_args(False, n_tasks=1))
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+# --- reward-free exploration: the widest TV pair -----------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_policy_tv_matches_recursion_and_enumeration(seed):
+    """Oracles: the NumPy recursion (value and policy) and the enumeration of all deterministic policies
+    (O = 2, H = 3: 2^10 relevant ones); the returned policy attains the maximum when its trajectory law is
+    built by the roll-out convention (leaf reached iff the policy takes its actions)."""
+    rng = np.random.default_rng(seed)
+    tables = [_psr(seed * 2 + i, n_obs=2)[1] for i in range(2)]
+    p, q = (kernels.leaf_probs(psi0, ops, 3) for psi0, ops in tables)
+    value, policy = kernels.policy_tv(p, q, 3, A, 2)
+    want, want_policy = reference.policy_tv(p, q, 3, A, 2)
+    assert value == pytest.approx(want, rel=1e-14)
+    np.testing.assert_array_equal(policy, want_policy)
+    assert value == pytest.approx(0.5 * theory.policy_l1_bruteforce(np.abs(p - q), 3, A, 2), rel=1e-14)
+    lo, la = kernels.leaf_trajectories(3, A, 2)
+    off = kernels.node_offsets(3, A, 2)
+    follows = np.ones(p.size, bool)
+    for i in range(p.size):
+        code = 0
+        for h in range(2):
+            code = lo[i, h] if h == 0 else code * 2 + lo[i, h]
+            follows[i] &= policy[off[h] + code] == la[i, h]
+            code = code * A + la[i, h]
+    assert 0.5 * np.abs(p - q)[follows].sum() == pytest.approx(value, rel=1e-14)
+    g = rng.random(p.size)      # any non-negative leaf function: half the policy-maximised L1
+    assert kernels.policy_tv(g, np.zeros_like(g), 3, A, 2)[0] == pytest.approx(0.5 * kernels.policy_l1(g, 3, A, 2))
+
+
+def _tv_tables(seed, N, g_s, g_t, quantum):
+    ll, _, allowed = _random_tables(seed, N, g_s, g_t, quantum)
+    rng = np.random.default_rng(seed + 7)
+    M = g_s * g_t
+    tv = rng.random((M, M))
+    if quantum:
+        tv = np.round(tv / quantum) * quantum
+    tv = np.triu(tv, 1)
+    return ll, tv + tv.T, allowed
+
+
+@settings(max_examples=80, deadline=None)
+@given(N=st.integers(1, 3), g_s=st.integers(1, 4), g_t=st.integers(1, 3), seed=st.integers(0, 10 ** 6),
+       beta=st.floats(0.0, 12.0), quantum=st.sampled_from([0.0, 0.25]))
+def test_tv_pair_joint_matches_bruteforce(N, g_s, g_t, seed, beta, quantum):
+    """Oracle: every pair of tuples of the joint confidence set (ties included).  The width is the same float
+    (sums in task order); the kernel's pair is in the set and attains it (among ties it may differ)."""
+    ll, tv, allowed = _tv_tables(seed, N, g_s, g_t, quantum)
+    width, a, b = kernels.tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
+    want, _, _ = reference.tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
+    assert width == want
+    total = lambda x: reference._left_sum(ll[n, m] for n, m in enumerate(x))   # noqa: E731
+    best_ll = max(total(np.array([s * g_t + t for t in ts])) for s in range(g_s)
+                  for ts in itertools.product(range(g_t), repeat=N) if all(allowed[s * g_t + t] for t in ts))
+    for x in (a, b):
+        assert len({int(m) // g_t for m in x}) == 1 and all(allowed[x]) and total(x) >= best_ll - beta
+    assert reference._left_sum(tv[a[n], b[n]] for n in range(N)) == width
+
+
+@settings(max_examples=60, deadline=None)
+@given(g_s=st.integers(1, 6), g_t=st.integers(1, 3), seed=st.integers(0, 10 ** 6), beta=st.floats(0.0, 12.0),
+       quantum=st.sampled_from([0.0, 0.25]))
+def test_tv_pair_single_matches_numpy(g_s, g_t, seed, beta, quantum):
+    ll, tv, allowed = _tv_tables(seed, 1, g_s, g_t, quantum)
+    assert kernels.tv_pair_single(ll[0], tv, allowed, beta) == reference.tv_pair_single(ll[0], tv, allowed, beta)
+
+
+def _umt_args(mode, n_tasks=3, iterations=12):
+    identical = mode == kernels.MODE_IDENTICAL
+    p = model.UpstreamParams(shared_points=7, horizon=3, tasks=n_tasks, iterations=iterations,
+                             identical_tasks=identical)
+    table = p.table()
+    levels, goals = model.task_layout(n_tasks, table.g_t, identical)
+    ti = p.shared_index(table) * table.g_t + levels
+    tasks = model.task_tables(table, ti, goals, p.switch_cost)
+    allowed = np.ones(table.psi0.shape[0], bool)
+    allowed[:3] = False     # a restricted class (the true models stay inside)
+    structure = {kernels.MODE_SINGLE: "single", kernels.MODE_JOINT: "joint", kernels.MODE_IDENTICAL: "identical"}
+    beta = model.upstream_beta(p, table, n_tasks, structure[mode])
+    return (table.leaf_ll, table.leaf_p, model.tv_table(table), allowed, table.g_s, table.g_t, table.psi0[ti],
+            table.ops[ti], ti, tasks.err, tasks.vtrue, tasks.vopt, mode, beta, iterations, 23)
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_run_umt_bit_identical_to_numpy_loop(mode):
+    """Oracle: the loop rebuilt from the NumPy twins (brute-force pair search over all pairs of tuples, recursive
+    policy, RandomState roll-outs): every record and the final likelihoods identical."""
+    args = _umt_args(mode)
+    for got, want in zip(kernels.run_umt(*args), reference.run_umt(*args)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_run_umt_explores_with_the_widest_pairs_policy():
+    """One iteration, one task: the data are the roll-outs (same seed) of the TV-maximising policy of the widest
+    pair of the initial set (the whole class), then with a uniform action at each step 0..H-2."""
+    args = _umt_args(kernels.MODE_SINGLE, n_tasks=1, iterations=1)
+    leaf_ll, leaf_p, tv, allowed = args[:4]
+    psi0, ops, seed = args[6], args[7], args[-1]
+    _, a, b = kernels.tv_pair_single(np.where(allowed, 0.0, -np.inf), tv, allowed, args[13])
+    assert tv[a, b] == tv[np.ix_(allowed, allowed)].max()      # all of the class is plausible before any data
+    _, policy = kernels.policy_tv(leaf_p[a], leaf_p[b], 3, A, 3)
+    _, _, leaf = kernels.rollouts(psi0[0], ops[0], policy, np.arange(-1, 2), seed)
+    ll = kernels.run_umt(*args)[-1]
+    np.testing.assert_array_equal(ll[0], np.where(allowed, leaf_ll[:, leaf].sum(axis=1), -np.inf))
+
+
+def test_run_umt_one_task_joint_equals_single_and_identical():
+    """With N = 1 the joint class, the single-task class and the class of identical tasks coincide."""
+    runs = [kernels.run_umt(*_umt_args(mode, n_tasks=1)) for mode in (0, 1, 2)]
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            np.testing.assert_array_equal(x, y)

@@ -1,20 +1,24 @@
-"""PSR simulators: validation before compute, determinism, provenance, layout, and model invariants."""
+"""PSR simulators: validation before compute, determinism, provenance and layout (shared checks), and model
+invariants."""
 
 import math
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from theorylab.psr import model
-from tests.study_contract import assert_labelled_with_provenance
+from tests.study_contract import (assert_labelled_with_provenance,
+                                  test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
+                                  test_provenance_and_labelled_layout,
+                                  test_same_seed_identical_other_seed_different)
+
+STUDY = "psr"
 
 SMALL = dict(shared_points=21, horizon=3)
 SMALL_UP = dict(SMALL, tasks=2, iterations=40)
 SMALL_DOWN = dict(SMALL, upstream_tasks=2, upstream_iterations=20, iterations=30)
 
-
-@pytest.mark.parametrize("cls, changes, name", [
+BAD_PARAMETERS = [
     (model.FamilyParams, {"family": "reward"}, "family"),
     (model.FamilyParams, {"shared_low": 0.9, "shared_high": 0.8}, "shared_high"),
     (model.FamilyParams, {"shared_low": 0.4}, "shared_low"),                 # p <= 1/2 would make actions ambiguous
@@ -24,9 +28,12 @@ SMALL_DOWN = dict(SMALL, upstream_tasks=2, upstream_iterations=20, iterations=30
     (model.FamilyParams, {"shared_points": 2001, "horizon": 5}, "shared_points"),   # leaf table too large
     (model.BracketingParams, {"etas": (0.1, 0.01)}, "etas"),
     (model.BracketingParams, {"shared_points": 1001}, "shared_points"),      # pairwise distances too large
+    (model.BracketingParams, {"core_tasks": 0}, "core_tasks"),
     (model.UpstreamParams, {"learner": "ppo"}, "learner"),
+    (model.UpstreamParams, {"learner": "omle"}, "learner"),                 # the optimistic learner's old name
     (model.UpstreamParams, {"tasks": 0}, "tasks"),
     (model.UpstreamParams, {"tasks": 12, "task_levels": (0.6, 0.7, 0.8, 0.9)}, "tasks"),   # 4^12 tuples
+    (model.UpstreamParams, {"identical_tasks": True, "learner": "omle-optimistic"}, "learner"),
     (model.UpstreamParams, {"shared_true": 0.97}, "shared_true"),
     (model.UpstreamParams, {"delta": 1.0}, "delta"),
     (model.UpstreamParams, {"epsilon": 0.0}, "epsilon"),
@@ -34,53 +41,67 @@ SMALL_DOWN = dict(SMALL, upstream_tasks=2, upstream_iterations=20, iterations=30
     (model.DownstreamParams, {"target_goal": 2}, "target_goal"),
     (model.DownstreamParams, {"upstream_iterations": -1}, "upstream_iterations"),
     (model.ExactParams, {"horizon": 3}, "horizon"),                         # 2^42 policies
-])
-def test_bad_parameters_raise_naming_them(cls, changes, name):
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        cls(**changes)
+]
 
-
-@pytest.mark.parametrize("simulate, params", [
-    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP)),
-    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP, learner="omle")),
+SIMULATORS = [   # the bracketing counts do not depend on the seed: checked on their own below
+    *[(model.simulate_upstream, model.UpstreamParams(**SMALL_UP, learner=lr)) for lr in model.LEARNERS],
+    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP, identical_tasks=True)),
     (model.simulate_downstream, model.DownstreamParams(**SMALL_DOWN)),
     (model.simulate_exact, model.ExactParams(instances=2)),
-])
-def test_same_seed_identical_other_seed_different(simulate, params):
-    a, b, c = simulate(params, 3), simulate(params, 3), simulate(params, 4)
-    xr.testing.assert_identical(a, b)
-    assert any(not np.array_equal(a[v].values, c[v].values) for v in a.data_vars)
+]
 
 
-@pytest.mark.parametrize("simulate, params", [
-    (model.simulate_bracketing, model.BracketingParams(**SMALL, max_tasks=4)),
-    (model.simulate_upstream, model.UpstreamParams(**SMALL_UP)),
-    (model.simulate_downstream, model.DownstreamParams(**SMALL_DOWN)),
-    (model.simulate_exact, model.ExactParams(instances=2)),
-])
-def test_provenance_and_labelled_layout(simulate, params):
-    ds = simulate(params, 0)
-    assert_labelled_with_provenance(ds, params, "psr")
+def test_bracketing_is_deterministic_with_provenance():
+    params = model.BracketingParams(**SMALL, max_tasks=4)
+    a, b = model.simulate_bracketing(params, 0), model.simulate_bracketing(params, 1)
+    assert_labelled_with_provenance(a, params, STUDY)
+    for v in a.data_vars:
+        np.testing.assert_array_equal(a[v].values, b[v].values)
 
 
-def test_one_task_umt_psr_equals_omle():
+def test_one_task_umt_psr_equals_single_task():
     """N = 1: the joint class is the single-task class and beta is the same: identical curves."""
     a = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=1)), 5)
-    b = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=1), learner="omle"), 5)
-    for name in ("gap", "subopt", "subopt_mle", "covered", "plausible_shared", "beta"):
+    b = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=1), learner="single-task"), 5)
+    for name in ("width", "width_max", "value_error_max", "subopt_out", "covered", "plausible_shared", "beta"):
         np.testing.assert_array_equal(a[name].values, b[name].values)
 
 
 def test_upstream_invariants():
-    """Gap >= subopt >= 0 while covered; the plausible shared set shrinks overall (not monotonically: the set is
-    relative to the current maximum likelihood, not intersected over time); episodes = H k."""
+    """Width in [0, 1] (a TV distance) with the largest task component between the mean and N times it; value
+    errors and output suboptimality >= 0; the plausible shared set shrinks overall (not monotonically: the set is
+    relative to the current maximum likelihood, not intersected over time); episodes = H k.  The optimistic
+    baseline has gap >= subopt >= 0 while covered and no width."""
     ds = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, iterations=80)), 1)
     assert bool(ds.covered.all())
-    assert np.all(ds.subopt.values >= -1e-12) and np.all(ds.gap.values >= ds.subopt.values - 1e-12)
+    w, wmax = ds.width.values, ds.width_max.values
+    assert np.all((w >= 0) & (w <= 1)) and np.all((wmax >= w - 1e-15) & (wmax <= 2 * w + 1e-15))
+    assert np.all(ds.value_error_max.values >= 0) and np.all(ds.subopt_out.values >= -1e-12)
+    assert np.all(ds.subopt_out_max.values >= ds.subopt_out.values - 1e-15) and np.isnan(ds.gap.values).all()
+    opt = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, iterations=80), learner="omle-optimistic"), 1)
+    assert np.all(opt.subopt.values >= -1e-12) and np.all(opt.gap.values >= opt.subopt.values - 1e-12)
+    assert np.isnan(opt.width.values).all()
     n = ds.plausible_shared.values
     assert n[0] == 21 and np.all((n >= 1) & (n <= 21)) and n[-1] < n[0]
     np.testing.assert_array_equal(ds.episodes.values, 3 * ds.iteration.values)
     assert float(ds.beta) == pytest.approx(np.log(21) + 2 * np.log(3) + np.log(10), rel=1e-12)
+
+
+def test_identical_tasks_pool_into_one_class():
+    """N identical tasks: one true model, the radius of the single-task class, every task explores with the
+    same pair (largest component = mean)."""
+    ds = model.simulate_upstream(model.UpstreamParams(**dict(SMALL_UP, tasks=3), identical_tasks=True), 2)
+    assert float(ds.beta) == pytest.approx(np.log(21 * 3) + np.log(10), rel=1e-12)
+    np.testing.assert_allclose(ds.width.values, ds.width_max.values, rtol=1e-15)   # (w + w + w) / 3
+    np.testing.assert_array_equal(ds.subopt_out.values, ds.subopt_out_max.values)
+
+
+def test_tv_table_is_half_the_policy_l1_distance():
+    table = model.FamilyParams(**SMALL).table()
+    tv = model.tv_table(table)
+    assert tv[0, 5] == pytest.approx(0.5 * model.kernels.policy_l1(np.abs(table.leaf_p[0] - table.leaf_p[5]), 3,
+                                                                     model.A, model.O), rel=1e-14)
+    assert model.tv_table(table) is tv and not tv.flags.writeable
 
 
 def test_downstream_without_upstream_data_is_learning_from_scratch():

@@ -105,3 +105,13 @@ def test_optimal_value_closed_form_with_perfect_observations_and_transitions():
     psi0, ops = model.to_psr(T, E, mu)
     value, _ = kernels.plan(psi0, ops, model.reward_table(0, 0.0), 4)
     assert value == pytest.approx(3.0, abs=1e-9)
+
+
+def test_core_task_count_matches_enumeration_of_tuples():
+    """Oracle: enumerate every N-tuple over M models and count those using at most m distinct models."""
+    import itertools
+
+    for M, N, m in ((5, 4, 2), (4, 5, 3), (6, 3, 1), (3, 2, 4)):
+        want = sum(len(set(t)) <= m for t in itertools.product(range(M), repeat=N))
+        assert theory.core_task_tuples(M, N, m) == want
+    assert theory.surjections(5, 3) == 150 and theory.surjections(4, 4) == 24 and theory.surjections(3, 4) == 0

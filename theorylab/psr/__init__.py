@@ -6,11 +6,13 @@ theory only.  Its abstract states that (i) the complexity of a joint model class
 tasks is measured by its eta-bracketing number, (ii) the upstream algorithm UMT-PSR finds
 near-optimal policies for all tasks and multi-task learning pays off when the joint class
 has a smaller bracketing number than the product of the single-task classes, and (iii) a
-downstream learner that exploits the upstream PSRs through a similarity constraint is
-sample-efficient and provably finds a near-optimal policy for the target (a comparison
-with learning the target from scratch is our reading).  Only the abstract (and the
-public reviews) could be read, so the exact theorems are not restated here; what is
-simulated is the smallest model family on which those statements can be checked.
+downstream learner that exploits the upstream PSRs through a similarity constraint finds a
+near-optimal policy for the target, and "Upon specialization to the examples used to
+elucidate the eta-bracketing numbers, our downstream results further highlight the benefit
+compared to directly learning the target PSR without upstream information."  These are
+statements about upper bounds; the body of the paper could not be read, so the theorems are
+not restated here.  What is simulated is the smallest model family on which the statements
+can be checked.
 
 Model (everything finite, so that exact enumeration is possible):
 
@@ -27,18 +29,25 @@ Model (everything finite, so that exact enumeration is possible):
   Likelihoods are evaluated by the log-space forward recursion on ``psi``.
 * A single-task class is a table of candidate models ``theta[s, t]``: a shared parameter on
   a fine grid (s in [g_s]) and a task-specific parameter from a short list (t in [g_t]).
-  Two multi-task families: ``transition`` (a common transition kernel p_s, task-specific
-  emissions alpha_t) and ``emission`` (common core-test emission matrix alpha_s,
-  task-specific transitions p_t).  The joint class of N tasks is
+  The paper's three examples of joint classes, in finite form: a common transition kernel
+  (p_s shared, emissions alpha_t per task), a common core-test emission matrix (alpha_s
+  shared, transitions p_t per task), and core tasks (every task's model is one of m core
+  models of the single-task class).  The joint class of N tasks with a shared parameter is
   ``{(theta[s, t_1], ..., theta[s, t_N])}``: log-size ``log g_s + N log g_t`` against
   ``N log(g_s g_t)`` for the product of single-task classes.
-* UMT-PSR (our tractable reading): optimistic maximum likelihood over the joint class.
-  The confidence set keeps every tuple whose summed log-likelihood is within
-  ``beta = log(|class| / delta)`` of the maximum; the optimistic tuple maximises the sum
-  of the tasks' optimal values over that set (exact enumeration); every task then runs H
-  episodes: its optimistic policy, and the same with a uniform action at step h for each
-  h = 1..H-1 (the last action enters no likelihood, so step H is not explored).
-  Single-task OMLE runs the same loop on each task's own class.  The downstream learner
-  runs OMLE on a target task over the class restricted by the similarity constraint
-  (shared parameter in the upstream confidence set), against OMLE from scratch.
+* UMT-PSR: the confidence set keeps every tuple of the joint class whose summed
+  log-likelihood is within ``beta = log(|class| / delta)`` of the maximum; each iteration the
+  pair of tuples in the set and the per-task policies that maximise the summed total-variation
+  distance sum_n TV(P^pi_n_theta_n, P^pi_n_theta'_n) are found exactly (all pairs, the max over
+  deterministic history-dependent policies by dynamic programming on the history tree); every
+  task runs H episodes: that policy, and the same with a uniform action at step h for each
+  h = 1..H-1 (the last action enters no likelihood).  The output is the optimal policy of each
+  task's maximum-likelihood model.  The single-task learner runs the same rule on each task's
+  own class; with N identical tasks the joint class is {(theta, ..., theta)}.
+  ``omle-optimistic`` is a baseline that plans by optimism instead (the tuple of the set with
+  the largest summed optimal value).  The downstream learner runs optimistic MLE on a target
+  over the class restricted by the similarity constraint (shared parameter in the final
+  upstream confidence set), against the same from scratch.
 """
+
+PAPER = "huang2024psr"

@@ -1,4 +1,5 @@
-"""Numba kernels of the PSR study: forward likelihoods, exact planning, roll-outs and the optimistic-MLE learner.
+"""Numba kernels of the PSR study: forward likelihoods, exact planning, roll-outs, and two learners: UMT-PSR's
+reward-free exploration by the widest total-variation pair of the confidence set, and optimistic MLE.
 
 Arrays in, arrays out.  Conventions shared by every kernel:
 
@@ -11,8 +12,8 @@ Arrays in, arrays out.  Conventions shared by every kernel:
   ``c_0 = o_0``, ``c_{h+1} = (c_h A + a_h) O + o_{h+1}``; level h holds O^(h+1) A^h nodes,
   stored flat from ``node_offsets(H, A, O)[h]``; a deterministic policy is one action per node;
   the pre-observation node of level h + 1 reached by action a is ``c_h A + a``;
-* ties go to the lowest action, the lowest candidate index, and (joint class) the first
-  tuple in lexicographic order;
+* ties go to the lowest action, the lowest candidate index, and (joint class, optimism) the
+  first tuple in lexicographic order;
 * randomness is Numba's Mersenne Twister seeded inside the kernel: per step one uniform for
   the observation, then one for the action when the step is the exploration step.  The NumPy
   twins in :mod:`reference` draw the same numbers from ``np.random.RandomState(seed)``; no prange;
@@ -515,3 +516,289 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
                     if allowed[m]:
                         ll[n, m] += leaf_ll[m, leaf]
     return gap, subopt, subopt_mle, covered, n_shared, final_mask, ll
+
+
+# --- reward-free exploration: the pairwise total-variation rule of UMT-PSR ----------------------------
+
+@njit(cache=True)
+def policy_tv(p, q, H, A, O):
+    """max over deterministic history-dependent policies of TV(P^pi, Q^pi), and a maximising policy.
+
+    ``p`` and ``q`` are leaf probabilities (:func:`leaf_probs`); under a deterministic policy the law of a
+    trajectory is its leaf probability times the indicator that the policy takes its actions, so
+    ``TV(P^pi, Q^pi) = 1/2 sum_tau pi(tau) |p - q|(tau)``, maximised exactly by the max-sum recursion of
+    :func:`policy_l1`.  The policy is one int8 action per node (lowest action among ties; the last step's
+    action changes no observation and is 0).
+    """
+    off = node_offsets(H, A, O)
+    policy = np.zeros(off[H], np.int8)
+    W = np.empty(p.shape[0])
+    for leaf in range(p.shape[0]):
+        W[leaf] = abs(p[leaf] - q[leaf])
+    count = p.shape[0]
+    for h in range(H - 2, -1, -1):
+        count //= A * O
+        Wn = np.empty(count)
+        for code in range(count):
+            best, best_a = -np.inf, 0
+            for a in range(A):
+                s = 0.0
+                base = (code * A + a) * O
+                for o2 in range(O):
+                    s += W[base + o2]
+                if s > best:
+                    best, best_a = s, a
+            Wn[code] = best
+            policy[off[h] + code] = best_a
+        W = Wn
+    total = 0.0
+    for o in range(W.shape[0]):
+        total += W[o]
+    return 0.5 * total, policy
+
+
+@njit(cache=True)
+def tv_pair_single(ll, tv, allowed, beta):
+    """Widest pair of one class's confidence set: max over m <= m' in {m : ll[m] >= max ll - beta} of tv[m, m'].
+
+    ``tv[m, m']`` is the policy-maximised TV distance of candidates m and m'.  Returns (width, m, m'), the
+    first maximiser in the order (m, m') with m < m' (a set of one model: width 0, m = m' = the MLE).
+    """
+    M = ll.shape[0]
+    first = -1
+    for m in range(M):
+        if allowed[m] and (first < 0 or ll[m] > ll[first]):
+            first = m
+    threshold = ll[first] - beta
+    best, a, b = 0.0, first, first
+    for i in range(M):
+        if not (allowed[i] and ll[i] >= threshold):
+            continue
+        for j in range(i + 1, M):
+            if allowed[j] and ll[j] >= threshold and tv[i, j] > best:
+                best, a, b = tv[i, j], i, j
+    return best, a, b
+
+
+@njit(cache=True)
+def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
+    """Widest pair of the joint confidence set: max over theta, theta' in B of sum_n tv[theta_n, theta'_n].
+
+    B = {(s, t_1..t_N) : sum_n ll[n, s g_t + t_n] >= max - beta}.  The maximum over per-task policies of the
+    summed TV distances separates over tasks, so for a pair of tuples it is the sum of the policy-maximised
+    distances ``tv``.  Exact search: pairs of shared values (s <= s') in the set's projection, each with an
+    upper bound (every task's largest admissible distance) against the best so far; then a depth-first search
+    over the tasks' (t_n, t'_n) in decreasing distance with likelihood and distance bounds.  Returns
+    (width, theta (N,), theta' (N,)).
+    """
+    N = ll.shape[0]
+    tmax = np.full((g_s, N), -np.inf)
+    targ = np.full((g_s, N), -1, np.int64)
+    profile = np.full(g_s, -np.inf)
+    for s in range(g_s):
+        tot = 0.0
+        for n in range(N):
+            for t in range(g_t):
+                m = s * g_t + t
+                if allowed[m] and ll[n, m] > tmax[s, n]:
+                    tmax[s, n], targ[s, n] = ll[n, m], t
+            tot += tmax[s, n]
+        profile[s] = tot
+    s_hat = 0
+    for s in range(g_s):
+        if profile[s] > profile[s_hat]:
+            s_hat = s
+    threshold = profile[s_hat] - beta
+    slack = PRUNE_REL * (1.0 + abs(threshold))
+    # t admissible for (s, n): some tuple through it can reach the threshold
+    adm = np.zeros((g_s, N, g_t), np.bool_)
+    for s in range(g_s):
+        if profile[s] < threshold:
+            continue
+        for n in range(N):
+            for t in range(g_t):
+                m = s * g_t + t
+                adm[s, n, t] = allowed[m] and ll[n, m] + profile[s] - tmax[s, n] >= threshold - slack
+    best = 0.0
+    pa = np.empty(N, np.int64)
+    pb = np.empty(N, np.int64)
+    for n in range(N):
+        pa[n] = s_hat * g_t + targ[s_hat, n]
+        pb[n] = pa[n]
+    K = g_t * g_t
+    opt_t = np.empty((N, K), np.int64)
+    opt_u = np.empty((N, K), np.int64)
+    opt_g = np.empty((N, K))
+    n_opt = np.empty(N, np.int64)
+    rest_a = np.zeros(N + 1)
+    rest_b = np.zeros(N + 1)
+    rest_g = np.zeros(N + 1)
+    run_a = np.zeros(N + 1)
+    run_b = np.zeros(N + 1)
+    run_g = np.zeros(N + 1)
+    choice = np.empty(N, np.int64)
+    for s in range(g_s):
+        if profile[s] < threshold:
+            continue
+        for s2 in range(s, g_s):
+            if profile[s2] < threshold:
+                continue
+            ub = 0.0
+            for n in range(N):
+                gmax = 0.0
+                for t in range(g_t):
+                    if adm[s, n, t]:
+                        for u in range(g_t):
+                            if adm[s2, n, u]:
+                                g = tv[s * g_t + t, s2 * g_t + u]
+                                if g > gmax:
+                                    gmax = g
+                ub += gmax
+            if ub <= best:
+                continue
+            # options of every task, sorted by decreasing distance (insertion sort, stable)
+            for n in range(N):
+                k = 0
+                for t in range(g_t):
+                    if not adm[s, n, t]:
+                        continue
+                    for u in range(g_t):
+                        if not adm[s2, n, u]:
+                            continue
+                        g = tv[s * g_t + t, s2 * g_t + u]
+                        j = k
+                        while j > 0 and opt_g[n, j - 1] < g:
+                            opt_t[n, j], opt_u[n, j], opt_g[n, j] = opt_t[n, j - 1], opt_u[n, j - 1], opt_g[n, j - 1]
+                            j -= 1
+                        opt_t[n, j], opt_u[n, j], opt_g[n, j] = t, u, g
+                        k += 1
+                n_opt[n] = k
+            for n in range(N - 1, -1, -1):
+                rest_a[n] = rest_a[n + 1] + tmax[s, n]
+                rest_b[n] = rest_b[n + 1] + tmax[s2, n]
+                rest_g[n] = rest_g[n + 1] + (opt_g[n, 0] if n_opt[n] > 0 else 0.0)
+            depth = 0
+            choice[0] = -1
+            while depth >= 0:
+                choice[depth] += 1
+                c = choice[depth]
+                if c >= n_opt[depth] or run_g[depth] + opt_g[depth, c] + rest_g[depth + 1] <= best:
+                    depth -= 1      # options are sorted: no later one can beat the best either
+                    continue
+                la = run_a[depth] + ll[depth, s * g_t + opt_t[depth, c]]
+                lb = run_b[depth] + ll[depth, s2 * g_t + opt_u[depth, c]]
+                if la + rest_a[depth + 1] < threshold - slack or lb + rest_b[depth + 1] < threshold - slack:
+                    continue
+                gsum = run_g[depth] + opt_g[depth, c]
+                if depth == N - 1:
+                    if la >= threshold and lb >= threshold and gsum > best:
+                        best = gsum
+                        for n in range(N):
+                            pa[n] = s * g_t + opt_t[n, choice[n]]
+                            pb[n] = s2 * g_t + opt_u[n, choice[n]]
+                    continue
+                run_a[depth + 1], run_b[depth + 1], run_g[depth + 1] = la, lb, gsum
+                depth += 1
+                choice[depth] = -1
+    return best, pa, pb
+
+
+MODE_SINGLE, MODE_JOINT, MODE_IDENTICAL = 0, 1, 2
+
+
+@njit(cache=True)
+def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_index, err, vtrue, vopt, mode,
+            beta, n_iter, seed):
+    """Reward-free exploration by the widest pair of the confidence set (UMT-PSR), on N tasks.
+
+    ``mode``: MODE_JOINT, the joint class {(s, t_1..t_N)} (UMT-PSR); MODE_SINGLE, each task's own class
+    (the same rule task by task); MODE_IDENTICAL, N copies of one task and the class {(theta, ..., theta)}
+    (the pooled likelihood).  Iteration k, data of iterations < k: the confidence set B_k (log-likelihood
+    within ``beta`` of its maximum); the pair theta, theta' in B_k and per-task policies maximising
+    sum_n TV(P^pi_n_theta_n, P^pi_n_theta'_n) (:func:`tv_pair_joint` or :func:`tv_pair_single`, policies by
+    :func:`policy_tv`); then H episodes per task: that policy, and the same with a uniform action at each
+    step h = 0..H-2 (the steps whose action enters the likelihood).  The output policy of task n is the
+    optimal policy of its MLE (``vtrue[n, m]`` is the true value of candidate m's optimal policy).
+
+    Records k = 0..n_iter (the last after all data): the width per task (mean over tasks of the pair's
+    distances) and its largest task component, the largest value error over the set (mean over tasks of
+    ``err[n, m] = |V_m(pi_m) - V_true(pi_m)|``, maximised over B_k by :func:`joint_optimism`), the output
+    policy's suboptimality per task, coverage of the truth and the plausible shared values.  Also returns
+    the final mask of plausible shared values (N, g_s) and the log-likelihood table (N, M).
+    """
+    np.random.seed(seed)
+    N, M = err.shape
+    A, O = true_ops.shape[1], true_ops.shape[2]
+    H = 1
+    while A ** (H - 1) * O ** H < leaf_p.shape[1]:
+        H += 1
+    off = node_offsets(H, A, O)
+    d = true_psi0.shape[1]
+    ll = np.zeros((N, M))
+    for m in range(M):
+        if not allowed[m]:
+            for n in range(N):
+                ll[n, m] = -np.inf
+    width = np.empty(n_iter + 1)
+    width_max = np.empty(n_iter + 1)
+    err_max = np.empty(n_iter + 1)
+    subopt = np.empty((n_iter + 1, N))
+    covered = np.empty(n_iter + 1, np.bool_)
+    n_shared = np.empty(n_iter + 1)
+    final_mask = np.zeros((N, g_s), np.bool_)
+    pa = np.empty(N, np.int64)
+    pb = np.empty(N, np.int64)
+    obs = np.empty(H, np.int64)
+    act = np.empty(H, np.int64)
+    psi, nxt = np.empty(d), np.empty(d)
+    pooled = np.empty((1, M))
+    for k in range(n_iter + 1):
+        if mode == MODE_JOINT:
+            chosen, mle, cov, mask = joint_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
+            n_shared[k] = mask.sum()
+            for n in range(N):
+                final_mask[n] = mask
+            _, pa_j, pb_j = tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
+            pa[:] = pa_j
+            pb[:] = pb_j
+        elif mode == MODE_SINGLE:
+            chosen, mle, cov, masks = single_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
+            n_shared[k] = masks.sum() / N
+            final_mask[:] = masks
+            for n in range(N):
+                _, pa[n], pb[n] = tv_pair_single(ll[n], tv, allowed, beta)
+        else:
+            for m in range(M):
+                acc = 0.0
+                for n in range(N):
+                    acc += ll[n, m]
+                pooled[0, m] = acc
+            c1, m1, cov, masks = single_optimism(pooled, err[:1], allowed, g_s, g_t, beta, true_index[:1])
+            chosen = np.full(N, c1[0])
+            mle = np.full(N, m1[0])
+            n_shared[k] = masks.sum()
+            for n in range(N):
+                final_mask[n] = masks[0]
+            _, a1, b1 = tv_pair_single(pooled[0], tv, allowed, beta)
+            pa[:] = a1
+            pb[:] = b1
+        covered[k] = cov
+        wsum, wmax, esum = 0.0, 0.0, 0.0
+        for n in range(N):
+            w = tv[pa[n], pb[n]]
+            wsum += w
+            if w > wmax:
+                wmax = w
+            esum += err[n, chosen[n]]
+            subopt[k, n] = vopt[n] - vtrue[n, mle[n]]
+        width[k], width_max[k], err_max[k] = wsum / N, wmax, esum / N
+        if k == n_iter:
+            break
+        for n in range(N):
+            _, policy = policy_tv(leaf_p[pa[n]], leaf_p[pb[n]], H, A, O)
+            for step in range(-1, H - 1):      # the exploration policy, then a uniform action at each informative step
+                leaf = _rollout(true_psi0[n], true_ops[n], policy, step, off, obs, act, psi, nxt)
+                for m in range(M):
+                    if allowed[m]:
+                        ll[n, m] += leaf_ll[m, leaf]
+    return width, width_max, err_max, subopt, covered, n_shared, final_mask, ll

@@ -3,10 +3,13 @@
 * :func:`simulate_bracketing`: the single-task class table, its exact pairwise
   policy-maximised L1 distances (identifiability), and the eta-bracketing counts of the
   joint class against the product of single-task classes, for N = 1..max_tasks.
-* :func:`simulate_upstream`: UMT-PSR (optimistic MLE over the joint class) or single-task
-  OMLE on N tasks of one family; per-iteration optimistic gap, suboptimality, coverage.
+* :func:`simulate_upstream`: UMT-PSR (reward-free exploration by the widest total-variation
+  pair of the joint confidence set), the same rule task by task, or the optimistic baseline,
+  on N tasks of one family (or N identical tasks); per-iteration TV width, value errors,
+  output suboptimality, coverage.
 * :func:`simulate_downstream`: UMT-PSR upstream, then OMLE on a new target task over the
-  class restricted by the similarity constraint, against OMLE from scratch.
+  class restricted by the similarity constraint, against OMLE from scratch (the target may
+  lie outside the restricted class: ``target_shift``).
 * :func:`simulate_exact`: random tiny POMDPs; the kernels against exhaustive enumeration
   (all deterministic policies, all latent paths).
 
@@ -31,7 +34,11 @@ STUDY = "psr"
 S, A, O = 2, 2, 3   # latent states, actions, observations (one-step core tests: d = O)
 FAMILIES = {"transition": "common transition kernel p (shared), task-specific emission accuracy alpha",
             "emission": "common emission / core-test matrix alpha (shared), task-specific transition p"}
-LEARNERS = {"umt-psr": True, "omle": False}   # name -> joint class (shared parameter) or one class per task
+# learner -> how the N tasks' models are tied: UMT-PSR and its single-task counterpart explore reward-free by
+# the widest pair of the confidence set; omle-optimistic plans by optimism over the joint class (a baseline)
+LEARNERS = {"umt-psr": "joint class {(s, t_1..t_N)}, reward-free exploration by the widest TV pair",
+            "single-task": "each task's own class {(s, t)}, the same reward-free rule task by task",
+            "omle-optimistic": "joint class {(s, t_1..t_N)}, optimistic planning (max summed optimal value)"}
 ITER_ATTRS = {"units": "iteration", "long_name": "iteration k (H episodes per task each)"}
 
 
@@ -127,6 +134,14 @@ def optimal_policies(table: ClassTable, goal: int, switch_cost: float) -> tuple[
     return values, policies
 
 
+@functools.lru_cache(maxsize=8)
+def tv_table(table: ClassTable) -> np.ndarray:
+    """tv[m, m'] = max over deterministic policies of TV(P^pi_m, P^pi_m') for every pair of candidates."""
+    tv = 0.5 * kernels.distance_matrix(table.leaf_p, table.horizon, A, O)
+    _readonly(tv)
+    return tv
+
+
 @dataclasses.dataclass(frozen=True)
 class Tasks:
     """Value tables of N tasks over one class: what the learner kernel needs."""
@@ -137,6 +152,11 @@ class Tasks:
     vstar: np.ndarray       # (N, M) its value in candidate m (the optimistic value)
     vtrue: np.ndarray       # (N, M) its value in task n's true model
     vopt: np.ndarray        # (N,) task n's optimal value
+
+    @property
+    def err(self) -> np.ndarray:
+        """(N, M) value error |V_m(pi_m) - V_true(pi_m)| of candidate m on its own optimal policy."""
+        return np.abs(self.vstar - self.vtrue)
 
 
 def task_tables(table: ClassTable, true_index: np.ndarray, goals: np.ndarray, switch_cost: float) -> Tasks:
@@ -150,13 +170,6 @@ def task_tables(table: ClassTable, true_index: np.ndarray, goals: np.ndarray, sw
         for m in range(M):
             vtrue[n, m] = kernels.policy_value(table.psi0[ti], table.ops[ti], R, pols[m], table.horizon)
     return Tasks(true_index, goals, policies, vstar, vtrue, vopt)
-
-
-def run_learner(table: ClassTable, tasks: Tasks, allowed: np.ndarray, joint: bool, beta: float, iterations: int,
-                seed: int):
-    ti = tasks.true_index
-    return kernels.run_omle(table.leaf_ll, allowed, table.g_s, table.g_t, table.psi0[ti], table.ops[ti], ti,
-                            tasks.policies, tasks.vstar, tasks.vtrue, tasks.vopt, joint, beta, iterations, seed)
 
 
 # --- parameters shared by every simulator of a family ------------------------------------------------
@@ -203,6 +216,8 @@ def _class_coords(table: ClassTable, family: str) -> dict:
 class BracketingParams(FamilyParams):
     max_tasks: int = param(16, "largest number of tasks N", ge=1, le=1000, unit="tasks")
     etas: tuple[float, ...] = param((1e-4, 0.01, 0.03, 0.1), "bracket widths eta (||.||_inf^p norm)", gt=0, le=2)
+    core_tasks: int = param(2, "core models m of the core-task class (each task's model is one of m)", ge=1, le=8,
+                            unit="models")
 
     def check(self) -> None:
         super().check()
@@ -218,7 +233,7 @@ def simulate_bracketing(params: BracketingParams, seed: int) -> xr.Dataset:
     p = params
     table = p.table()
     g_s, g_t = table.g_s, table.g_t
-    D = kernels.distance_matrix(table.leaf_p, p.horizon, A, O)
+    D = 2.0 * tv_table(table)          # the policy-maximised L1 distance (twice the TV distance), exact
     grid = D.reshape(g_s, g_t, g_s, g_t)
     off_diag = D[~np.eye(D.shape[0], dtype=bool)]
     separation = float(off_diag.min())
@@ -230,8 +245,12 @@ def simulate_bracketing(params: BracketingParams, seed: int) -> xr.Dataset:
     shared_part = np.where(exact, np.log(g_s), np.log(groups))
     log_joint = shared_part[None, :] + n[:, None] * np.log(g_t)
     log_product = n[:, None] * (shared_part[None, :] + np.log(g_t))
+    log_core = np.array([math.log(theory.core_task_tuples(g_s * g_t, int(k), p.core_tasks)) for k in n])
     ds = xr.Dataset(
         {
+            "log_core": (("tasks",), log_core,
+                         {"long_name": "log N_eta of the core-task class {(phi_c1, ..., phi_cN) : m core models "
+                                       "phi in Theta} at eta below the separation (distinct tuples, exact count)"}),
             "log_joint": (("tasks", "eta"), log_joint,
                           {"long_name": "log N_eta of the joint class {(theta[s, t_1], ..., theta[s, t_N])}"}),
             "log_product": (("tasks", "eta"), log_product,
@@ -267,8 +286,9 @@ class TaskParams(FamilyParams):
     delta: float = param(0.1, "confidence level delta of beta = log(|class| / delta)", gt=0, lt=1)
     beta_scale: float = param(1.0, "multiplier of the confidence radius beta (1 = the union-bound value)",
                               gt=0, le=100)
-    epsilon: float = param(0.05, "target accuracy of the episodes-to-epsilon readout (no effect on the runs)",
-                           gt=0, le=1, unit="return")
+    epsilon: float = param(0.05, "target accuracy of the episodes-to-epsilon readout: per-task TV width "
+                                 "(reward-free learners) or optimistic gap (optimistic learners); no effect on "
+                                 "the runs", gt=0, le=1)
 
     def check(self) -> None:
         super().check()
@@ -279,47 +299,56 @@ class TaskParams(FamilyParams):
         return int(np.argmin(np.abs(table.shared - self.shared_true)))
 
 
-def task_layout(n_tasks: int, g_t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Task n has the task-specific level n mod g_t and the goal observation n mod 2."""
+def task_layout(n_tasks: int, g_t: int, identical: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Task n has the task-specific level n mod g_t and the goal observation n mod 2 (identical: level 0, goal 0)."""
     n = np.arange(n_tasks)
+    if identical:
+        return np.zeros(n_tasks, np.int64), np.zeros(n_tasks, np.int64)
     return n % g_t, n % 2
 
 
 @dataclasses.dataclass(frozen=True)
 class UpstreamParams(TaskParams):
     tasks: int = param(4, "number of upstream tasks N", ge=1, le=12, unit="tasks")
-    learner: str = param("umt-psr", "umt-psr (joint class, shared parameter) or omle (one class per task)",
-                         choices=tuple(LEARNERS))
+    learner: str = param("umt-psr", "umt-psr (joint class, reward-free TV exploration), single-task (the same rule "
+                                    "on each task's own class) or omle-optimistic (joint class, optimistic "
+                                    "planning)", choices=tuple(LEARNERS))
+    identical_tasks: bool = param(False, "N copies of one task; the joint class is then {(theta, ..., theta)}")
     iterations: int = param(600, "iterations K (H episodes per task each)", ge=1, le=100_000,
                             unit="iterations")
 
     def check(self) -> None:
         super().check()
-        if self.learner == "umt-psr" and len(self.task_levels) ** self.tasks > 2_000_000:
+        if self.learner != "single-task" and not self.identical_tasks and len(self.task_levels) ** self.tasks > 2e6:
             raise ValueError(f"tasks must keep the joint enumeration g_t^N <= 2e6 (got {len(self.task_levels)}^"
                              f"{self.tasks})")
+        if self.identical_tasks and self.learner == "omle-optimistic":
+            raise ValueError("learner must be umt-psr or single-task with identical_tasks (got omle-optimistic)")
 
 
-def upstream_beta(p: TaskParams, table: ClassTable, n_tasks: int, joint: bool) -> float:
-    if joint:
+def upstream_beta(p: TaskParams, table: ClassTable, n_tasks: int, structure: str) -> float:
+    """beta = log(|class| / delta): joint class, each task's own class at overall level delta, or the diagonal
+    class {(theta, ..., theta)} of identical tasks (the single-task class)."""
+    if structure == "joint":
         return p.beta_scale * theory.beta_joint(table.g_s, table.g_t, n_tasks, p.delta)
-    return p.beta_scale * theory.beta_single(table.g_s, table.g_t, n_tasks, p.delta)
+    if structure == "single":
+        return p.beta_scale * theory.beta_single(table.g_s, table.g_t, n_tasks, p.delta)
+    return p.beta_scale * theory.beta_single(table.g_s, table.g_t, 1, p.delta)
 
 
-def _curves(gap, subopt, subopt_mle, covered, n_shared) -> dict:
-    return {
-        "gap": (("iteration",), gap.mean(axis=1),
-                {"long_name": "optimistic gap V_bar(pi) - V(pi), mean over tasks", "units": "return"}),
-        "subopt": (("iteration",), subopt.mean(axis=1),
-                   {"long_name": "suboptimality V* - V(pi) of the optimistic policy, mean over tasks",
-                    "units": "return"}),
-        "subopt_mle": (("iteration",), subopt_mle.mean(axis=1),
-                       {"long_name": "suboptimality of the MLE's optimal policy, mean over tasks (the greedy "
-                                     "plug-in policy, for comparison with the optimistic one)", "units": "return"}),
-        "covered": (("iteration",), covered, {"long_name": "every true model in the confidence set"}),
-        "plausible_shared": (("iteration",), n_shared,
-                             {"long_name": "shared values in the confidence set's projection", "units": "grid points"}),
-    }
+def run_optimistic(table: ClassTable, tasks: Tasks, allowed: np.ndarray, joint: bool, beta: float,
+                   iterations: int, seed: int):
+    ti = tasks.true_index
+    return kernels.run_omle(table.leaf_ll, allowed, table.g_s, table.g_t, table.psi0[ti], table.ops[ti], ti,
+                            tasks.policies, tasks.vstar, tasks.vtrue, tasks.vopt, joint, beta, iterations, seed)
+
+
+def run_reward_free(table: ClassTable, tasks: Tasks, allowed: np.ndarray, mode: int, beta: float, iterations: int,
+                    seed: int):
+    ti = tasks.true_index
+    return kernels.run_umt(table.leaf_ll, table.leaf_p, tv_table(table), allowed, table.g_s, table.g_t,
+                           table.psi0[ti], table.ops[ti], ti, tasks.err, tasks.vtrue, tasks.vopt, mode, beta,
+                           iterations, seed)
 
 
 def _iteration_coords(iterations: int, horizon: int) -> dict:
@@ -328,37 +357,84 @@ def _iteration_coords(iterations: int, horizon: int) -> dict:
             "episodes": ("iteration", k * horizon, {"units": "episodes per task", "long_name": "episodes per task"})}
 
 
+def _nan(n: int) -> np.ndarray:
+    return np.full(n, np.nan)
+
+
+def _records(width, width_max, err_max, subopt_out, covered, n_shared, gap, subopt) -> dict:
+    return {
+        "width": (("iteration",), width,
+                  {"long_name": "TV width per task: max over pairs in the confidence set and policies of the summed "
+                                "TV distance, divided by N (nan for optimistic planning)", "units": "probability"}),
+        "width_max": (("iteration",), width_max,
+                      {"long_name": "largest task component of the widest pair's TV distances", "units": "probability"}),
+        "value_error_max": (("iteration",), err_max,
+                            {"long_name": "max over the confidence set of |V_theta(pi_theta) - V_true(pi_theta)|, "
+                                          "summed over tasks and divided by N", "units": "return"}),
+        "subopt_out": (("iteration",), subopt_out.mean(axis=1),
+                       {"long_name": "suboptimality of the output policy (greedy for the MLE), mean over tasks",
+                        "units": "return"}),
+        "subopt_out_max": (("iteration",), subopt_out.max(axis=1),
+                           {"long_name": "suboptimality of the output policy, max over tasks", "units": "return"}),
+        "covered": (("iteration",), covered, {"long_name": "every true model in the confidence set"}),
+        "plausible_shared": (("iteration",), n_shared,
+                             {"long_name": "shared values in the confidence set's projection", "units": "grid points"}),
+        "gap": (("iteration",), gap,
+                {"long_name": "optimistic gap V_bar(pi) - V(pi), mean over tasks (optimistic planning only)",
+                 "units": "return"}),
+        "subopt": (("iteration",), subopt,
+                   {"long_name": "suboptimality of the played optimistic policy, mean over tasks (optimistic "
+                                 "planning only)", "units": "return"}),
+    }
+
+
 def simulate_upstream(params: UpstreamParams, seed: int) -> xr.Dataset:
-    """UMT-PSR (joint class) or single-task OMLE on N tasks: optimistic gap and suboptimality per iteration."""
+    """N tasks learnt by UMT-PSR, its single-task counterpart, or the optimistic baseline."""
     p = params
     table = p.table()
-    joint = LEARNERS[p.learner]
-    levels, goals = task_layout(p.tasks, table.g_t)
+    levels, goals = task_layout(p.tasks, table.g_t, p.identical_tasks)
     true_index = p.shared_index(table) * table.g_t + levels
     tasks = task_tables(table, true_index, goals, p.switch_cost)
-    beta = upstream_beta(p, table, p.tasks, joint)
     allowed = np.ones(table.psi0.shape[0], bool)
-    gap, subopt, subopt_mle, covered, n_shared, _, _ = run_learner(table, tasks, allowed, joint, beta,
-                                                                   p.iterations, seed)
-    log_size = (theory.log_joint_size if joint else theory.log_product_size)(table.g_s, table.g_t, p.tasks)
+    structure = "single" if p.learner == "single-task" else ("identical" if p.identical_tasks else "joint")
+    beta = upstream_beta(p, table, p.tasks, structure)
+    n = p.iterations + 1
+    if p.learner == "omle-optimistic":
+        gap, subopt, subopt_mle, covered, n_shared, _, _ = run_optimistic(table, tasks, allowed, True, beta,
+                                                                          p.iterations, seed)
+        records = _records(_nan(n), _nan(n), _nan(n), subopt_mle, covered, n_shared, gap.mean(axis=1),
+                           subopt.mean(axis=1))
+    else:
+        mode = {"single": kernels.MODE_SINGLE, "joint": kernels.MODE_JOINT,
+                "identical": kernels.MODE_IDENTICAL}[structure]
+        width, width_max, err_max, subopt_out, covered, n_shared, _, _ = run_reward_free(
+            table, tasks, allowed, mode, beta, p.iterations, seed)
+        records = _records(width, width_max, err_max, subopt_out, covered, n_shared, _nan(n), _nan(n))
+    if structure == "joint":
+        log_size = theory.log_joint_size(table.g_s, table.g_t, p.tasks)
+    elif structure == "single":
+        log_size = theory.log_product_size(table.g_s, table.g_t, p.tasks)
+    else:
+        log_size = math.log(table.g_s * table.g_t)
     ds = xr.Dataset(
         {
-            **_curves(gap, subopt, subopt_mle, covered, n_shared),
+            **records,
             "beta": ((), beta, {"long_name": "confidence radius beta (log-likelihood units)"}),
-            "beta_per_task": ((), beta / p.tasks if joint else beta,
-                              {"long_name": "beta per task: beta_joint / N (umt-psr) or beta_single (omle)"}),
-            "log_class_size": ((), log_size, {"long_name": "log size of the class learned (joint or product)"}),
+            "beta_per_task": ((), beta / p.tasks if structure != "single" else beta,
+                              {"long_name": "beta per task: beta / N for a class tying the tasks, beta_single for "
+                                            "each task's own class"}),
+            "log_class_size": ((), log_size, {"long_name": "log size of the class learned"}),
             "optimal_value": ((), float(tasks.vopt.mean()),
-                              {"long_name": "mean optimal value V* (the scale of gap and suboptimality)",
-                               "units": "return"}),
+                              {"long_name": "mean optimal value V* (the scale of suboptimality)", "units": "return"}),
         },
         coords=_iteration_coords(p.iterations, p.horizon),
     )
-    ds.attrs.update({"learner_rule": "joint optimistic MLE over {(s, t_1..t_N)}" if joint
-                     else "optimistic MLE task by task over {(s, t)}",
-                     "exploration": "per iteration and task: H episodes, the optimistic policy and the same "
-                                    "with a uniform action at step h = 1..H-1 (the steps whose action enters "
-                                    "the likelihood)",
+    ds.attrs.update({"learner_rule": LEARNERS[p.learner] + (" (tasks identical: class {(theta, ..., theta)})"
+                                                           if structure == "identical" else ""),
+                     "exploration": "per iteration and task: H episodes, the exploration policy (widest TV pair, "
+                                    "or optimistic) and the same with a uniform action at step h = 1..H-1 (the "
+                                    "steps whose action enters the likelihood)",
+                     "output_policy": "optimal policy of each task's maximum-likelihood model",
                      "true_shared_value": float(table.shared[p.shared_index(table)])})
     return stamp(ds, study=STUDY, params=params, seed=seed)
 
@@ -400,9 +476,13 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
     levels, goals = task_layout(p.upstream_tasks, table.g_t)
     s_up = p.shared_index(table)
     up = task_tables(table, s_up * table.g_t + levels, goals, p.switch_cost)
-    beta_up = upstream_beta(p, table, p.upstream_tasks, True)
-    *_, mask, _ = run_learner(table, up, np.ones(M, bool), True, beta_up, p.upstream_iterations, up_seed)
-    shared_set = mask[0]
+    beta_up = upstream_beta(p, table, p.upstream_tasks, "joint")
+    if p.upstream_iterations:
+        *_, mask, _ = run_reward_free(table, up, np.ones(M, bool), kernels.MODE_JOINT, beta_up,
+                                      p.upstream_iterations, up_seed)
+        shared_set = mask[0]
+    else:   # no upstream data: every shared value is plausible
+        shared_set = np.ones(table.g_s, bool)
     s_target = int(np.clip(s_up + p.target_shift, 0, table.g_s - 1))
     target = task_tables(table, np.array([s_target * table.g_t + p.target_level]), np.array([p.target_goal]),
                          p.switch_cost)
@@ -411,9 +491,9 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
     for name, allowed in (("transfer", restricted), ("scratch", np.ones(M, bool))):
         sizes[name] = math.log(int(allowed.sum()))
         betas[name] = p.beta_scale * (sizes[name] + math.log(1 / p.delta))
-        runs[name] = run_learner(table, target, allowed, False, betas[name], p.iterations, down_seed)
+        runs[name] = run_optimistic(table, target, allowed, False, betas[name], p.iterations, down_seed)
     names = list(runs)
-    curves = xr.concat([xr.Dataset(_curves(*runs[n][:5])) for n in names], dim="learner")
+    curves = xr.concat([xr.Dataset(_downstream_curves(*runs[n][:5])) for n in names], dim="learner")
     ds = curves.assign(
         {
             "beta": (("learner",), [betas[n] for n in names], {"long_name": "confidence radius beta"}),
@@ -430,10 +510,25 @@ def simulate_downstream(params: DownstreamParams, seed: int) -> xr.Dataset:
         {**_iteration_coords(p.iterations, p.horizon),
          "learner": ("learner", names, {"units": "1", "long_name": "downstream learner"})})
     ds.attrs.update({"similarity_constraint": "target shared parameter in the projection of the final upstream "
-                                              "confidence set; task-specific parameter free",
+                                              "UMT-PSR confidence set; task-specific parameter free",
+                     "downstream_learner": "optimistic MLE over the target class",
                      "true_shared_value": float(table.shared[s_up]),
                      "target_shared_value": float(table.shared[s_target])})
     return stamp(ds, study=STUDY, params=params, seed=seed)
+
+
+def _downstream_curves(gap, subopt, subopt_mle, covered, n_shared) -> dict:
+    return {
+        "gap": (("iteration",), gap.mean(axis=1),
+                {"long_name": "optimistic gap V_bar(pi) - V(pi)", "units": "return"}),
+        "subopt": (("iteration",), subopt.mean(axis=1),
+                   {"long_name": "suboptimality V* - V(pi) of the optimistic policy", "units": "return"}),
+        "subopt_mle": (("iteration",), subopt_mle.mean(axis=1),
+                       {"long_name": "suboptimality of the MLE's optimal policy", "units": "return"}),
+        "covered": (("iteration",), covered, {"long_name": "true model in the confidence set"}),
+        "plausible_shared": (("iteration",), n_shared,
+                             {"long_name": "shared values in the confidence set's projection", "units": "grid points"}),
+    }
 
 
 # --- exact references on tiny POMDPs -----------------------------------------------------------------

@@ -238,3 +238,100 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
                 _, _, leaf = _rollout(rs, true_psi0[n], true_ops[n], policies[n, chosen[n]], step, H, off)
                 ll[n, allowed] += leaf_ll[allowed, leaf]
     return gap, subopt, subopt_mle, covered, n_shared, mask, ll
+
+
+# --- reward-free exploration: the widest total-variation pair ----------------------------------------
+
+def policy_tv(p, q, H, A, O):
+    """max over deterministic policies of 1/2 sum_tau pi(tau) |p - q|, by recursion from the root; the policy
+    takes the first maximising action at every node of levels 0..H-2 (0 at the last level)."""
+    off = node_offsets(H, A, O)
+    policy = np.zeros(off[H], np.int8)
+    g = np.abs(p - q)
+
+    def node(h, code):
+        if h == H - 1:
+            return g[code]
+        sums = [sum(node(h + 1, (code * A + a) * O + o) for o in range(O)) for a in range(A)]
+        policy[off[h] + code] = int(np.argmax(sums))
+        return max(sums)
+    return 0.5 * float(sum(node(0, o) for o in range(O))), policy
+
+
+def tv_pair_single(ll, tv, allowed, beta):
+    """Brute force over the upper triangle of the confidence set's pairs, row-major (the first maximiser)."""
+    idx = np.flatnonzero(allowed)
+    first = idx[np.argmax(ll[idx])]
+    inside = idx[ll[idx] >= ll[first] - beta]
+    best, a, b = 0.0, int(first), int(first)
+    for i, j in itertools.combinations(inside, 2):
+        if tv[i, j] > best:
+            best, a, b = float(tv[i, j]), int(i), int(j)
+    return best, a, b
+
+
+def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
+    """Brute force over every pair of tuples (s, t_1..t_N) of the joint confidence set; sums left to right.
+
+    Returns the width and one maximising pair (the first in lexicographic order of (theta, theta')).
+    """
+    N = ll.shape[0]
+    tuples = [np.array([s * g_t + t for t in ts]) for s in range(g_s)
+              for ts in itertools.product(range(g_t), repeat=N) if all(allowed[s * g_t + t] for t in ts)]
+    lls = np.array([_left_sum(ll[n, m] for n, m in enumerate(tup)) for tup in tuples])
+    inside = [tup for tup, v in zip(tuples, lls) if v >= lls.max() - beta]
+    best, pair = 0.0, (inside[0], inside[0])
+    for x, y in itertools.product(inside, repeat=2):
+        w = _left_sum(tv[x[n], y[n]] for n in range(N))
+        if w > best:
+            best, pair = w, (x, y)
+    return best, pair[0], pair[1]
+
+
+def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_index, err, vtrue, vopt, mode,
+            beta, n_iter, seed):
+    """The loop of :func:`theorylab.psr.kernels.run_umt` built from the twins above (brute-force pair search
+    and confidence sets, RandomState roll-outs)."""
+    rs = np.random.RandomState(seed)
+    N, M = err.shape
+    A, O = true_ops.shape[1], true_ops.shape[2]
+    H = 1
+    while A ** (H - 1) * O ** H < leaf_p.shape[1]:
+        H += 1
+    off = node_offsets(H, A, O)
+    ll = np.where(allowed[None, :], 0.0, -np.inf) * np.ones((N, 1))
+    width, width_max, err_max = np.empty(n_iter + 1), np.empty(n_iter + 1), np.empty(n_iter + 1)
+    subopt = np.empty((n_iter + 1, N))
+    covered, n_shared = np.empty(n_iter + 1, bool), np.empty(n_iter + 1)
+    mask = None
+    rows = np.arange(N)
+    for k in range(n_iter + 1):
+        if mode == 1:
+            chosen, mle, cov, m = joint_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
+            mask = np.tile(m, (N, 1))
+            _, pa, pb = tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
+        elif mode == 0:
+            chosen, mle, cov, mask = single_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
+            pairs = [tv_pair_single(ll[n], tv, allowed, beta) for n in range(N)]
+            pa, pb = np.array([p[1] for p in pairs]), np.array([p[2] for p in pairs])
+        else:
+            pooled = np.zeros((1, M))
+            for n in range(N):      # summed task by task, as the kernel does
+                pooled[0] += ll[n]
+            c1, m1, cov, m = single_optimism(pooled, err[:1], allowed, g_s, g_t, beta, true_index[:1])
+            chosen, mle, mask = np.repeat(c1, N), np.repeat(m1, N), np.tile(m, (N, 1))
+            _, a1, b1 = tv_pair_single(pooled[0], tv, allowed, beta)
+            pa, pb = np.full(N, a1), np.full(N, b1)
+        covered[k], n_shared[k] = cov, mask.sum() / N
+        w = tv[pa, pb]
+        width[k], width_max[k] = _left_sum(w) / N, max(w.max(), 0.0)
+        err_max[k] = _left_sum(err[rows, chosen]) / N
+        subopt[k] = vopt - vtrue[rows, mle]
+        if k == n_iter:
+            break
+        for n in range(N):
+            _, policy = policy_tv(leaf_p[pa[n]], leaf_p[pb[n]], H, A, O)
+            for step in range(-1, H - 1):
+                _, _, leaf = _rollout(rs, true_psi0[n], true_ops[n], policy, step, H, off)
+                ll[n, allowed] += leaf_ll[allowed, leaf]
+    return width, width_max, err_max, subopt, covered, n_shared, mask, ll

@@ -14,10 +14,17 @@ Rate
 ----
 In the asymptotic regime the confidence set's extent along the shared parameter is
 ``sqrt(2 beta / (N k I))`` (Wilks: the profile log-likelihood of N k I-informative episodes is
-quadratic), and the optimistic gap V_bar(pi) - V(pi) is proportional to it:
-``gap ~ c sqrt(beta / (N k))``.  Episodes per task to reach a gap epsilon therefore scale like
+quadratic), and the TV width of the set (and the optimistic gap V_bar(pi) - V(pi)) is
+proportional to it: ``width ~ c sqrt(beta / (N k))``.  Episodes per task to reach epsilon scale like
 ``beta / (N epsilon^2)``: ``beta_joint / N = (a + log(1/delta)) / N + b`` for UMT-PSR against
-``beta_single = a + b + log(N / delta)`` for N separate learners.
+``beta_single = a + b + log(N / delta)`` for N separate learners.  N identical tasks pool their
+data into one class of radius ``beta_single(N = 1)``: episodes per task ~ 1 / N.
+
+Value differences
+-----------------
+For a return in [0, H], |E_P G - E_Q G| <= H TV(P, Q).  If the truth is in the confidence set,
+every model of the set has value error at most H times the set's TV width (per task, summed over
+tasks), and the optimal policy of the MLE has suboptimality at most twice that.
 
 Exhaustive references (tiny problems only): all deterministic policies, all latent paths.
 """
@@ -52,6 +59,21 @@ def beta_joint(g_s: int, g_t: int, n_tasks: int, delta: float) -> float:
 def beta_single(g_s: int, g_t: int, n_tasks: int, delta: float) -> float:
     """Radius of each of N single-task classes at overall confidence delta: log(g_s g_t N / delta)."""
     return math.log(g_s * g_t) + math.log(n_tasks / delta)
+
+
+def surjections(n: int, j: int) -> int:
+    """Number of maps of n labelled tasks onto j labelled models, by the recurrence
+    S(n, j) = j (S(n - 1, j) + S(n - 1, j - 1)) (exact integers)."""
+    row = [1] + [0] * j                   # n = 0
+    for _ in range(n):
+        row = [0] + [k * (row[k] + row[k - 1]) for k in range(1, j + 1)]
+    return row[j]
+
+
+def core_task_tuples(n_models: int, n_tasks: int, n_core: int) -> int:
+    """Distinct N-tuples of models of a class of n_models that use at most n_core different models: the size of
+    the core-task joint class {(phi_c1, ..., phi_cN)} (choose the j <= m models used, then a map onto them)."""
+    return sum(math.comb(n_models, j) * surjections(n_tasks, j) for j in range(1, min(n_core, n_tasks) + 1))
 
 
 # --- readouts ----------------------------------------------------------------------------------------
