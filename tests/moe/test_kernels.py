@@ -113,7 +113,7 @@ def test_update_bias_matches_reference(rule, centre):
 
 
 def test_sign_update_is_a_dual_step():
-    """Spec T0 (exact identity): u sign(L - A) = eps (L - A) with eps_k = u / |L - A_k|, 0 where A_k = L."""
+    """Exact identity: u sign(L - A) = eps (L - A) with eps_k = u / |L - A_k|, 0 where A_k = L."""
     rng = np.random.default_rng(5)
     for _ in range(50):
         loads = rng.integers(0, 30, size=12)
@@ -175,25 +175,27 @@ def test_run_fixed_matches_reference(rule, schedule, step, centre):
     """Oracle: the NumPy loop of reference.run_fixed (every recorded quantity, every iteration)."""
     args = _fixed_args(rule, schedule, step, centre)
     got, want = kernels.run_fixed(*args), reference.run_fixed(*args)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    assert type(got) is type(want) is kernels.FixedRun
+    for field in kernels.FixedRun._fields:
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, atol=1e-12,
+                                   err_msg=field)
 
 
 def test_recentring_does_not_change_routing():
-    """Spec invariant: subtracting the mean increment shifts every bias equally, so loads are identical."""
+    """Subtracting the mean increment shifts every bias equally, so the loads are identical."""
     plain = kernels.run_fixed(*_fixed_args(kernels.RULE_SIGN, centre=False))
     centred = kernels.run_fixed(*_fixed_args(kernels.RULE_SIGN, centre=True))
-    np.testing.assert_array_equal(plain[1], centred[1])
-    shift = plain[0] - centred[0]
+    np.testing.assert_array_equal(plain.loads, centred.loads)
+    shift = plain.bias - centred.bias
     np.testing.assert_allclose(shift - shift[:, :1], 0.0, atol=1e-14)
-    np.testing.assert_allclose(centred[0].sum(axis=1), 0.0, atol=1e-13)
+    np.testing.assert_allclose(centred.bias.sum(axis=1), 0.0, atol=1e-13)
 
 
 def test_tiny_gradient_step_decreases_dual_by_eta_norm_squared():
-    """Spec T1(d), closed form: if no token changes its set, D^{n+1} - D^n = -eta ||A - L||^2 exactly."""
+    """Closed form: if no token changes its set, D^{n+1} - D^n = -eta ||A - L||^2 exactly."""
     args = _fixed_args(kernels.RULE_GRAD, step=1e-9, n_iter=1)
-    _, loads, dual = kernels.run_fixed(*args)[:3]
+    run = kernels.run_fixed(*args)
+    loads, dual = run.loads, run.dual
     np.testing.assert_array_equal(loads[0], loads[1])
     L = 2 * 64 // 8
     np.testing.assert_allclose(dual[1] - dual[0], -1e-9 * np.sum((loads[0] - L) ** 2), rtol=1e-6)
@@ -308,8 +310,31 @@ def test_run_router_matches_reference():
     args = (2, 64, 8, 2, 4, 3, 1.0, 1.0, 0.3, 0.02, 0.01, 30, fam, rule, hyper, 10.0, 1e-3, 20, 0.1, 1e-3, 10,
             2, 10)
     got, want = kernels.run_router(*args), reference.run_router(*args)
-    assert len(got) == len(want) == 15
-    for g, w in zip(got, want):
+    assert type(got) is type(want) is kernels.RouterRun
+    for field in kernels.RouterRun._fields:
         # identical routing decisions; floats differ by exp() rounding (libm vs NumPy) propagated
         # through Sinkhorn sweeps and aux-loss steps
-        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-9, atol=1e-12,
+                                   err_msg=field)
+
+
+def test_named_results_load_from_numba_cache_in_a_new_process():
+    """The named results (FixedRun, RouterRun) keep the kernels cacheable: a second process loads
+    run_fixed and run_router from Numba's on-disk cache instead of compiling them again."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from theorylab.moe import kernels as k\n"
+        "s = np.random.default_rng(0).normal(size=(16, 4))\n"
+        "k.run_fixed(s, 2, 3, k.RULE_SIGN, k.SCHED_CONST, 1e-2, 0.0, 1.0, False, np.zeros(4), np.zeros(4),\n"
+        "            np.zeros(16), 1e-12)\n"
+        "k.run_router(0, 16, 4, 2, 2, 2, 1.0, 1.0, 0.3, 0.0, 0.0, 2, np.array([k.FAM_LOSSFREE]),\n"
+        "             np.array([k.RULE_SIGN]), np.array([1e-3]), 1.0, 0.0, 10, 0.1, 1e-2, 2, 1, 1)\n"
+        "print(sum(f.stats.cache_misses.total() for f in (k.run_fixed, k.run_router)),\n"
+        "      sum(f.stats.cache_hits.total() for f in (k.run_fixed, k.run_router)))\n")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            for _ in range(2)]   # the first may compile (cold cache); the second must not
+    misses, hits = map(int, runs[1].stdout.split())
+    assert (misses, hits) == (0, 2), runs[1].stdout + runs[1].stderr

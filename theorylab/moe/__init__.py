@@ -11,3 +11,5 @@ their provable counterparts (weak duality, sandwich inequality, preference rule,
 balance bound, online regret) against exact comparators, and DeepSeek's verified
 qualitative results on a synthetic router.
 """
+
+PAPER = "han2025theoretical"

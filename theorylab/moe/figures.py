@@ -10,9 +10,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from theorylab.core.plotting import figure
+from theorylab.core.plotting import figure, log_axes, seed_band
 
 STEP_COLORS = {1e-4: "#1f77b4", 1e-3: "#2ca02c", 1e-2: "#d62728"}
 POLICY_STYLE = {"grad-theory": ("#2ca02c", r"grad, $\eta_n = 1/(\mu n)$"),
@@ -23,14 +22,6 @@ POLICY_STYLE = {"grad-theory": ("#2ca02c", r"grad, $\eta_n = 1/(\mu n)$"),
 
 def _step_color(step: float) -> str:
     return STEP_COLORS.get(min(STEP_COLORS, key=lambda s: abs(np.log(s / step))), "k")
-
-
-def _plain_log_y(ax) -> None:
-    """Log y axis labelled with plain decimals (0.1, 0.2, 0.5, 1) instead of 2 x 10^-1."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _moving_average(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +49,7 @@ def fig_dual_gap(ds: xr.Dataset) -> plt.Figure:
             ax.plot(sub.iter + 1, np.maximum(gap, floor), color=_step_color(step), label=f"u = {step:g}")
         ax.axhspan(floor * 0.3, floor, color="0.85", lw=0)
         ax.text(1.2, floor * 0.5, "D = OPT (float64)", fontsize=7, va="center", color="0.35")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_axes(ax)
         ax.set_xlabel("iteration n + 1")
         ax.set_title({"sign": r"sign rule: $p_k \leftarrow p_k + u\,\mathrm{sign}(L - A_k)$",
                       "prop": r"proportional: $p_k \leftarrow p_k + u\,(L - A_k)/L$"}.get(str(rule), str(rule)))
@@ -102,7 +92,7 @@ def fig_bias_vs_prices(ds: xr.Dataset) -> plt.Figure:
             ax.axhspan(lo[k], hi[k], color=color, alpha=0.35, lw=0)
             ax.axhline(p_star[k] - p_star[0], color=color, ls=":", lw=0.8)
             ax.plot(run.iter + 1, rel[:, k], color=color, lw=0.6, label=f"k = {k}")
-        ax.set_xscale("log")
+        log_axes(ax, y=False)
         ax.set_title(f"sign rule, u = {step:g}")
         ax.set_xlabel("iteration n + 1")
     axes[0].set_ylabel(r"$p_k^n - p_0^n$ (score units)")
@@ -114,8 +104,7 @@ def fig_bias_vs_prices(ds: xr.Dataset) -> plt.Figure:
             bias = sub.bias.sel(rule=rule, step=step).values
             bx.plot(sub.iter + 1, np.maximum(_price_violation(bias, W), 1e-12), ls=ls, color=_step_color(step),
                     lw=1.0, label=f"{rule}, u = {step:g}")
-    bx.set_xscale("log")
-    bx.set_yscale("log")
+    log_axes(bx)
     bx.set_xlabel("iteration n + 1")
     bx.set_ylabel("clearing-price violation\n(score units)")
     bx.legend(fontsize=7, ncol=2, loc="lower left")
@@ -136,7 +125,7 @@ def fig_balance_bound(ds: xr.Dataset) -> plt.Figure:
         color = _step_color(step)
         ax.plot(run.iter + 1, run.imbalance, color=color, lw=1.0)
         ax.plot(run.iter + 1, run.balance_bound, color=color, lw=1.0, ls="--")
-    ax.set_xscale("log")
+    log_axes(ax, y=False)
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(-0.3, None)
     ax.set_xlabel("iteration n + 1")
@@ -196,7 +185,7 @@ def fig_topk_bruteforce(ds: xr.Dataset) -> plt.Figure:
                 bx.text(xi, 1.5e-18, "0", ha="center", va="bottom", fontsize=8)
     bx.axhline(np.finfo(float).eps, color="0.3", ls=":", lw=1)
     bx.text(-0.4, np.finfo(float).eps * 1.3, "float64 epsilon", fontsize=7, color="0.3")
-    bx.set_yscale("log")
+    log_axes(bx, x=False)
     bx.set_ylim(1e-18, 1e-12)
     bx.set_xticks(range(ds.sizes["top_k"]), [f"K = {k}" for k in ds.top_k.values])
     bx.set_ylabel("max relative difference\n(differences of 0 drawn at 1e-18)")
@@ -208,36 +197,32 @@ def fig_topk_bruteforce(ds: xr.Dataset) -> plt.Figure:
 
 def fig_regret(ds: xr.Dataset) -> plt.Figure:
     """Regret of online dual steps on the Gumbel K = 1 testbed (fresh batch each iteration), against the
-    closed-form expected dual F: R(N) = sum_{n<N} F(p^n) - F(p*). Left: mean over seeds (band: min-max)
-    for steps 1/(mu n), a too-small 1/n step (eta0 mu = 0.2 < 1/2, regret ~ N^0.6), and constant steps
-    (linear regret; dotted: proportional to N). Right: the
-    1/(mu n) schedule alone on a log N axis; dashed: slope G^2/(2 mu) of the online-gradient bound,
-    anchored at N = 100 (the level above it is the start-up transient from p = 0)."""
+    closed-form expected dual F: R(N) = sum_{n<N} F(p^n) - F(p*). Left: steps 1/(mu n), a too-small 1/n
+    step (eta0 mu = 0.2 < 1/2, regret ~ N^0.6), and constant steps (linear regret; dotted: proportional
+    to N). Right: the 1/(mu n) schedule alone on a log N axis; dashed: slope G^2/(2 mu) of the
+    online-gradient bound, anchored at N = 100 (the level above it is the start-up transient from
+    p = 0). Lines: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     fig, (ax, bx) = figure(1, 2, figsize=(8.0, 3.2))
     N = ds.N.values
     for policy in ds.policy.values:
         color, label = POLICY_STYLE.get(str(policy), ("k", str(policy)))
-        reg = ds.regret.sel(policy=policy)
-        ax.fill_between(N, reg.min("seed"), reg.max("seed"), color=color, alpha=0.2, lw=0)
-        ax.plot(N, reg.mean("seed"), color=color, label=label)
+        seed_band(ax, N, ds.regret.sel(policy=policy).transpose("seed", "N"), color=color, label=label)
     last = ds.regret.sel(policy="grad-const").mean("seed").values[-1]
     ax.plot(N, last * N / N[-1], color="0.5", ls=":", lw=1, label=r"$\propto N$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axes(ax)
     ax.set_ylim(bottom=0.5 * float(ds.regret.min()))
     ax.set_xlabel("iterations N")
     ax.set_ylabel("regret R(N) (score units)")
     ax.legend(fontsize=7)
     reg = ds.regret.sel(policy="grad-theory")
     slope = float(ds.bound_slope.sel(policy="grad-theory").max())
-    bx.fill_between(N, reg.min("seed"), reg.max("seed"), color="#2ca02c", alpha=0.2, lw=0)
-    bx.plot(N, reg.mean("seed"), color="#2ca02c", label=r"grad, $\eta_n = 1/(\mu n)$")
+    seed_band(bx, N, reg.transpose("seed", "N"), color="#2ca02c", label=r"grad, $\eta_n = 1/(\mu n)$")
     anchor = N[np.searchsorted(N, 100)]
     base = float(reg.mean("seed").sel(N=anchor))
     ref = N[N >= anchor]
     bx.plot(ref, base + slope * np.log(ref / anchor), "k--", lw=1,
             label=rf"slope $G^2/(2\mu)$ = {slope:.2f} per unit $\ln N$")
-    bx.set_xscale("log")
+    log_axes(bx, y=False)
     bx.set_xlabel("iterations N")
     bx.set_ylabel("regret R(N) (score units)")
     bx.legend(fontsize=7, loc="upper left")
@@ -293,7 +278,7 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
     floor = float(ds.attrs["noise_floor"])
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(0, floor, "sampling noise", ha="left", va="bottom", fontsize=7, color="0.4")
-    _plain_log_y(ax)
+    log_axes(ax, x=False)
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     handles = []
@@ -314,7 +299,7 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
             bx.plot(mv, q, style[v][1], color=style[v][0], ms=7 if f == "none" else 6, mew=1.5,
                     zorder=3 if f == "none" else 2)
         handles.append(plt.Line2D([], [], color=style[v][0], marker=style[v][1], ls="-", ms=5, label=label))
-    bx.set_xscale("log")
+    log_axes(bx, y=False)
     bx.set_xlabel(r"MaxVio$_\mathrm{global}$")
     bx.set_ylabel("routed affinity / unconstrained top-K")
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7)
@@ -340,7 +325,7 @@ def fig_update_rate(ds: xr.Dataset) -> plt.Figure:
     floor = float(ds.attrs["noise_floor"])
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(n, floor, "sampling noise", ha="right", va="bottom", fontsize=7, color="0.4")
-    _plain_log_y(ax)
+    log_axes(ax, x=False)
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     ax.set_title(f"mean gap between a token's K-th and (K+1)-th score: {float(ds.score_gap.mean()):.3f}",

@@ -15,6 +15,8 @@ step schedules, noise laws and baseline families.  Conventions shared by every k
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -30,6 +32,17 @@ FAM_NONE, FAM_LOSSFREE, FAM_AUX, FAM_SINKHORN, FAM_EC, FAM_CAPACITY = 0, 1, 2, 3
 # expert status classes for the flow matrix
 OVER, BALANCED, UNDER = 0, 1, 2
 MULT_FLOOR = 1e-6  # multiplicative scales are kept positive
+
+# Named results of the long-running kernels (Numba builds and caches namedtuples like tuples).
+# run_fixed: per iteration n = 0..N (bias .. bound), per update n -> n+1 (step_size .. neutral), totals (flow)
+FixedRun = namedtuple("FixedRun", ["bias", "loads", "dual", "affinity", "distance", "bound", "step_size",
+                                   "increment", "sandwich_lo", "sandwich_hi", "violations", "neutral", "flow"])
+# run_router: per variant and iteration (maxvio .. interference), per iteration (affinity_free), stored states,
+# totals over the held-out pool (*_eval, score_gap) and the first held-out batch with every variant's loads
+# and affinity on it (lp_scores, lp_loads, lp_affinity: the inputs of an exact LP comparison)
+RouterRun = namedtuple("RouterRun", ["maxvio", "affinity", "dropped", "interference", "affinity_free", "state",
+                                     "loads_eval", "affinity_eval", "dropped_eval", "interference_eval",
+                                     "affinity_free_eval", "score_gap", "lp_scores", "lp_loads", "lp_affinity"])
 
 
 # --- routing ----------------------------------------------------------------------------------------
@@ -277,10 +290,11 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
               atol):
     """ALF-LB on one fixed batch (the deterministic setting), with every diagnostic of the theory.
 
-    Additive rules only (sign, prop, grad).  Records, for n = 0..n_iter: bias p^n,
-    loads A^n, D(p^n), routed affinity, delta(p^n) and M(delta(p^n)); for each update
-    n -> n+1: the step, the increment, the sandwich bounds g^n . dp and g^{n+1} . dp
-    (g = A - L), and the preference-rule counts; plus the 3 x 3 status flow matrix.
+    Additive rules only (sign, prop, grad).  Returns a :data:`FixedRun`: for n = 0..n_iter
+    the bias p^n, loads A^n, D(p^n), routed affinity, delta(p^n) and M(delta(p^n)); for
+    each update n -> n+1 the step, the increment, the sandwich bounds g^n . dp and
+    g^{n+1} . dp (g = A - L), and the preference-rule counts; and the 3 x 3 status flow
+    matrix.
     """
     T, E = scores.shape
     L = K * T // E
@@ -333,8 +347,8 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
         violations[n], neutral[n] = preference_moves(sel, sel_new, delta, status, atol, flow)
         sel, sel_new = sel_new, sel
         loads, loads_new = loads_new, loads
-    return (bias_rec, loads_rec, dual, affinity, dist, bound, etas, deltas, lo, hi, violations, neutral,
-            flow)
+    return FixedRun(bias_rec, loads_rec, dual, affinity, dist, bound, etas, deltas, lo, hi, violations, neutral,
+                    flow)
 
 
 # --- affinity generators ----------------------------------------------------------------------------
@@ -672,9 +686,9 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
     start); then drift the router.  Afterwards the states are frozen and ``n_eval``
     fresh batches measure global loads.  All methods see identical batches.
 
-    Returns per-iteration (V, n_iter) ``maxvio``, ``affinity``, ``dropped``,
-    ``interference``; ``affinity_free`` (n_iter,) of unconstrained top-K routing;
-    ``state_rec`` (V, n_iter // record_every + 1, E); and for the evaluation pool
+    Returns a :data:`RouterRun`: per-iteration (V, n_iter) ``maxvio``, ``affinity``,
+    ``dropped``, ``interference``; ``affinity_free`` (n_iter,) of unconstrained top-K
+    routing; ``state`` (V, n_iter // record_every + 1, E); and for the evaluation pool
     ``loads_eval`` (V, E), ``affinity_eval``, ``dropped_eval``, ``interference_eval`` (V,),
     ``affinity_free_eval``, the mean gap between each token's K-th and (K+1)-th score, and
     the first evaluation batch's scores with every method's loads (V, E) and affinity (V,)
@@ -766,6 +780,6 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
             dropped_eval[v] += drop / n_eval
             interference_eval[v] += inter / n_eval
     score_gap = gap_sum / (n_eval * T) if n_eval > 0 else np.nan
-    return (maxvio, affinity, dropped, interference, affinity_free, state_rec, loads_eval, affinity_eval,
-            dropped_eval, interference_eval, affinity_free_eval, score_gap, first_scores, first_loads,
-            first_affinity)
+    return RouterRun(maxvio, affinity, dropped, interference, affinity_free, state_rec, loads_eval, affinity_eval,
+                     dropped_eval, interference_eval, affinity_free_eval, score_gap, first_scores, first_loads,
+                     first_affinity)

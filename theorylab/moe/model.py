@@ -107,37 +107,37 @@ def simulate_fixed(params: FixedParams, seed: int) -> xr.Dataset:
         p.tokens, p.experts, p.top_k, p.noise, p.noise_scale, p.offset_scale, seed)
     L = theory.target_load(p.tokens, p.experts, p.top_k)
     rule, centre = RULES[p.rule]
-    (bias, loads, dual, affinity, dist, bound, etas, deltas, s_lo, s_hi, viol, neutral, flow) = kernels.run_fixed(
-        scores, p.top_k, p.n_iter, rule, SCHEDULES[p.schedule], p.step, p.n0, 1.0, centre,
-        np.zeros(p.experts), lp.prices, gaps, BOUND_ATOL)
+    run = kernels.run_fixed(scores, p.top_k, p.n_iter, rule, SCHEDULES[p.schedule], p.step, p.n0, 1.0, centre,
+                            np.zeros(p.experts), lp.prices, gaps, BOUND_ATOL)
+    loads, dual = run.loads, run.dual
     imbalance = np.abs(loads - L).max(axis=1)
     n = np.arange(p.n_iter + 1)
     ds = xr.Dataset(
         {
-            "bias": (("iter", "expert"), bias, {"long_name": "bias p_k^n", "units": "score"}),
+            "bias": (("iter", "expert"), run.bias, {"long_name": "bias p_k^n", "units": "score"}),
             "loads": (("iter", "expert"), loads.astype(np.int32), {"long_name": "load A_k^n", "units": "tokens"}),
             "dual_value": (("iter",), dual, {"long_name": "dual function D(p^n)", "units": "score"}),
             "dual_gap": (("iter",), dual - lp.value, {"long_name": "D(p^n) - OPT", "units": "score"}),
-            "affinity": (("iter",), affinity, {"long_name": "routed affinity sum gamma x(p^n)", "units": "score"}),
+            "affinity": (("iter",), run.affinity, {"long_name": "routed affinity sum gamma x(p^n)", "units": "score"}),
             "maxvio": (("iter",), (loads.max(axis=1) - L) / L, {"long_name": "MaxVio (max_k A_k - L) / L"}),
             "imbalance": (("iter",), imbalance.astype(np.int32),
                           {"long_name": "max_k |A_k - L|", "units": "tokens"}),
-            "delta_inf": (("iter",), dist, {"long_name": "distance to p* modulo 1, min_c |p - p* - c|_inf",
+            "delta_inf": (("iter",), run.distance, {"long_name": "distance to p* modulo 1, min_c |p - p* - c|_inf",
                                             "units": "score"}),
-            "balance_bound": (("iter",), bound.astype(np.int32),
+            "balance_bound": (("iter",), run.bound.astype(np.int32),
                               {"long_name": "M(delta) = #{i: gap_i <= 2 delta}", "units": "tokens"}),
-            "step_size": (("update",), etas, {"long_name": "step of update n (u_n or eta_n)"}),
-            "increment": (("update", "expert"), deltas, {"long_name": "bias increment p^{n+1} - p^n",
+            "step_size": (("update",), run.step_size, {"long_name": "step of update n (u_n or eta_n)"}),
+            "increment": (("update", "expert"), run.increment, {"long_name": "bias increment p^{n+1} - p^n",
                                                          "units": "score"}),
-            "sandwich_lo": (("update",), s_lo, {"long_name": "(A^n - L) . dp^n, lower bound of D^{n+1} - D^n",
+            "sandwich_lo": (("update",), run.sandwich_lo, {"long_name": "(A^n - L) . dp^n, lower bound of D^{n+1} - D^n",
                                                 "units": "score"}),
-            "sandwich_hi": (("update",), s_hi, {"long_name": "(A^{n+1} - L) . dp^n, upper bound of D^{n+1} - D^n",
+            "sandwich_hi": (("update",), run.sandwich_hi, {"long_name": "(A^{n+1} - L) . dp^n, upper bound of D^{n+1} - D^n",
                                                 "units": "score"}),
-            "violations": (("update",), viol, {"long_name": "preference-rule violations (token moves k -> k' "
+            "violations": (("update",), run.violations, {"long_name": "preference-rule violations (token moves k -> k' "
                                                             "with dp_k' < dp_k)", "units": "pairs"}),
-            "neutral_moves": (("update",), neutral, {"long_name": "token moves k -> k' with dp_k' = dp_k",
+            "neutral_moves": (("update",), run.neutral, {"long_name": "token moves k -> k' with dp_k' = dp_k",
                                                      "units": "pairs"}),
-            "flow": (("status_from", "status_to"), flow, {"long_name": "token moves by status of the expert "
+            "flow": (("status_from", "status_to"), run.flow, {"long_name": "token moves by status of the expert "
                                                                       "left and the expert entered",
                                                           "units": "pairs"}),
             "gaps": (("token",), gaps, {"long_name": "LP margins gap_i at the vertex dual, ascending",
@@ -370,11 +370,11 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
     rule = np.full(len(methods), RULES[p.rule][0], np.int64)
     hyper = np.array([h for _, _, h in methods], float)
     capacity = int(np.ceil(p.capacity_factor * L - 1e-9))
-    (maxvio, affinity, dropped, interference, free, state, loads_eval, aff_eval, drop_eval, inter_eval,
-     free_eval, gap, lp_scores, lp_loads, lp_aff) = kernels.run_router(
+    run = kernels.run_router(
         seed, p.tokens, p.experts, p.top_k, p.dim, p.topics, p.beta, p.token_noise, p.offset_scale, p.drift,
         p.offset_drift, p.n_iter, fam, rule, hyper, p.aux_lr, p.aux_pull, capacity, p.sinkhorn_tau,
         p.sinkhorn_tol, p.sinkhorn_sweeps, p.eval_batches, p.record_every)
+    lp_scores, lp_loads, state = run.lp_scores, run.lp_loads, run.state
     lp = theory.assignment_lp(lp_scores, p.top_k)
     # the best affinity any routing with the same loads could reach (K experts per token: not for
     # expert choice, which gives tokens a variable count, nor for capacity dropping)
@@ -388,34 +388,34 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
     pool = L * p.eval_batches
     ds = xr.Dataset(
         {
-            "maxvio_batch": (("variant", "iter"), maxvio, {"long_name": "MaxVio_batch (max_k A_k - L) / L"}),
-            "quality_batch": (("variant", "iter"), affinity / free,
+            "maxvio_batch": (("variant", "iter"), run.maxvio, {"long_name": "MaxVio_batch (max_k A_k - L) / L"}),
+            "quality_batch": (("variant", "iter"), run.affinity / run.affinity_free,
                               {"long_name": "routed affinity / affinity of unconstrained top-K"}),
-            "dropped_batch": (("variant", "iter"), dropped,
+            "dropped_batch": (("variant", "iter"), run.dropped,
                               {"long_name": "dropped token-expert pairs (capacity) or idle tokens (expert choice)",
                                "units": "fraction"}),
-            "interference_batch": (("variant", "iter"), interference,
+            "interference_batch": (("variant", "iter"), run.interference,
                                    {"long_name": "mean |gate - sigmoid(z)| over selected pairs", "units": "score"}),
             "state": (("variant", "record", "expert"), state,
                       {"long_name": "router state: loss-free bias, aux offsets q, Sinkhorn prices",
                        "units": "score (bias, prices) or logit (q)"}),
-            "loads_global": (("variant", "expert"), loads_eval,
+            "loads_global": (("variant", "expert"), run.loads_eval,
                              {"long_name": "loads over the held-out pool", "units": "tokens"}),
-            "maxvio_global": (("variant",), (loads_eval.max(axis=1) - pool) / pool,
+            "maxvio_global": (("variant",), (run.loads_eval.max(axis=1) - pool) / pool,
                               {"long_name": "MaxVio_global over the held-out pool (frozen state)"}),
-            "quality_global": (("variant",), aff_eval / free_eval,
+            "quality_global": (("variant",), run.affinity_eval / run.affinity_free_eval,
                                {"long_name": "routed affinity / unconstrained top-K affinity (held-out pool)"}),
-            "dropped_global": (("variant",), drop_eval, {"long_name": "dropped fraction (held-out pool)",
+            "dropped_global": (("variant",), run.dropped_eval, {"long_name": "dropped fraction (held-out pool)",
                                                         "units": "fraction"}),
-            "interference_global": (("variant",), inter_eval,
+            "interference_global": (("variant",), run.interference_eval,
                                     {"long_name": "gate interference (held-out pool)", "units": "score"}),
-            "score_gap": ((), gap, {"long_name": "mean gap between each token's K-th and (K+1)-th score",
+            "score_gap": ((), run.score_gap, {"long_name": "mean gap between each token's K-th and (K+1)-th score",
                                     "units": "score"}),
             "lp_opt": ((), lp.value, {"long_name": "LP optimum (exact balance) on the first held-out batch",
                                       "units": "score"}),
             "lp_free": ((), float(theory.sum_top_k(lp_scores, p.top_k).sum()),
                         {"long_name": "unconstrained top-K affinity on that batch", "units": "score"}),
-            "lp_batch_affinity": (("variant",), lp_aff, {"long_name": "routed affinity on the LP batch",
+            "lp_batch_affinity": (("variant",), run.lp_affinity, {"long_name": "routed affinity on the LP batch",
                                                         "units": "score"}),
             "lp_batch_best_at_loads": (("variant",), best_at_loads,
                                        {"long_name": "LP optimum on the LP batch with the variant's own loads "

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 from theorylab.moe.kernels import (BALANCED, FAM_AUX, FAM_CAPACITY, FAM_EC, FAM_LOSSFREE, FAM_NONE,
                                    FAM_SINKHORN, MULT_FLOOR, NOISE_GUMBEL, OVER, RULE_MULT, RULE_PROP,
-                                   RULE_SIGN, SCHED_CONST, SCHED_HARMONIC, UNDER)
+                                   RULE_SIGN, SCHED_CONST, SCHED_HARMONIC, UNDER, FixedRun, RouterRun)
 
 # --- routing -----------------------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
         sel, loads = sel_new, loads_new
     out = [np.array(rec[k]) for k in ("bias", "loads", "dual", "affinity", "dist", "bound", "etas", "deltas", "lo",
                                       "hi", "violations", "neutral")]
-    return (*out, flow)
+    return FixedRun(*out, flow)
 
 
 # --- generators --------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def aux_loss_step(scores, loads, K, alpha, lr, pull, q):
 
 def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho, rho_c, n_iter, fam, rule, hyper,
                aux_lr, aux_pull, capacity, tau, tol, max_sweeps, n_eval, record_every):
-    """The kernel's loop, method by method, in NumPy (returns the same tuple)."""
+    """The kernel's loop, method by method, in NumPy (returns the same named result)."""
     rs = np.random.RandomState(seed)
     V = len(fam)
     L = K * T // E
@@ -355,7 +355,7 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
             aff_eval[v] += aff
             drop_eval[v] += drop / n_eval
             inter_eval[v] += inter / n_eval
-    return (per["maxvio"], per["affinity"], per["dropped"], per["interference"], free,
-            np.stack(state_rec, axis=1), loads_eval, aff_eval, drop_eval, inter_eval, free_eval,
-            gap_sum / (n_eval * T), *first)
+    return RouterRun(per["maxvio"], per["affinity"], per["dropped"], per["interference"], free,
+                     np.stack(state_rec, axis=1), loads_eval, aff_eval, drop_eval, inter_eval, free_eval,
+                     gap_sum / (n_eval * T), *first)
 
