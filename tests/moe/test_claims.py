@@ -105,6 +105,22 @@ def _best_at_equal_loads(ds):
     return out
 
 
+def _bias_in_gate(ds):
+    """What a kernel that adds the bias to the gate value would measure: d loss / d u = d loss / d g."""
+    out = _copy(ds)
+    out["fd_bias"] = ds.fd_gate.copy()
+    return out
+
+
+def _reverse_alphas(ds):
+    """The aux-loss weights listed in reverse order (a mislabelled sweep)."""
+    out = _copy(ds)
+    is_aux = ds.family.values == "aux"
+    hyper = ds.hyper.values.copy()
+    hyper[is_aux] = hyper[is_aux][::-1]
+    return out.assign_coords(hyper=("variant", hyper, ds.hyper.attrs))
+
+
 # a plausible wrong answer for each claim: a sign error, a missing term, a mislabelled axis, a bad comparator
 NEGATIVE = {
     "moe.sign-rule-is-dual-step": _flip_increments,
@@ -121,4 +137,7 @@ NEGATIVE = {
     "moe.deepseek-update-rate": _swap_variants("loss-free u=0.0001", "loss-free u=0.01"),
     "moe.lossfree-price-of-balance": _raise_lp_opt,
     "moe.lossfree-best-at-own-loads": _best_at_equal_loads,
+    "moe.trained-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=1"),
+    "moe.trained-aux-loss-grows-with-alpha": _reverse_alphas,
+    "moe.lossfree-bias-outside-gates": _bias_in_gate,
 }

@@ -13,6 +13,8 @@ STUDY = "moe"
 
 SMALL_FIXED = dict(tokens=128, experts=8, top_k=2, n_iter=200)
 SMALL_ROUTER = dict(tokens=128, experts=8, top_k=2, dim=4, topics=3, n_iter=40, eval_batches=2)
+SMALL_TRAINED = dict(tokens=64, experts=8, top_k=2, dim=4, out_dim=2, clusters=4, n_iter=40, record_every=10,
+                     eval_tokens=256)
 
 
 BAD_PARAMETERS = [
@@ -33,6 +35,12 @@ BAD_PARAMETERS = [
     (model.RouterParams, {"n_iter": 2005}, "n_iter"),
     (model.RouterParams, {"capacity_factor": 0.5}, "capacity_factor"),
     (model.RouterParams, {"tokens": 1000}, "tokens"),
+    (model.TrainedParams, {"tokens": 100}, "tokens"),                     # KT/E not an integer
+    (model.TrainedParams, {"eval_tokens": 100}, "eval_tokens"),
+    (model.TrainedParams, {"lr": 0.01, "lr_final": 0.1}, "lr_final"),
+    (model.TrainedParams, {"aux_alphas": (0.1, 0.1)}, "aux_alphas"),
+    (model.TrainedParams, {"update_rates": (0.0,)}, "update_rates"),
+    (model.TrainedParams, {"n_iter": 150}, "n_iter"),
 ]
 
 SIMULATORS = [
@@ -40,6 +48,7 @@ SIMULATORS = [
     (model.simulate_topk, model.TopKParams(instances=20)),
     (model.simulate_regret, model.RegretParams(tokens=64, n_iter=300)),
     (model.simulate_router, model.RouterParams(**SMALL_ROUTER)),
+    (model.simulate_trained, model.TrainedParams(**SMALL_TRAINED)),
 ]
 
 

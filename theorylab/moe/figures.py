@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from matplotlib.ticker import LogLocator
+
 from theorylab.core.plotting import figure, log_axes, seed_band
 
 STEP_COLORS = {1e-4: "#1f77b4", 1e-3: "#2ca02c", 1e-2: "#d62728"}
@@ -331,4 +333,96 @@ def fig_update_rate(ds: xr.Dataset) -> plt.Figure:
     ax.set_title(f"mean gap between a token's K-th and (K+1)-th score: {float(ds.score_gap.mean()):.3f}",
                  fontsize=8)
     ax.legend(fontsize=7)
+    return fig
+
+
+# --- trained mixture of experts ----------------------------------------------------------------------
+
+def _trained_style(ds: xr.Dataset) -> dict[str, tuple[str, str]]:
+    style, n_aux = {}, 0
+    order = np.argsort(ds.hyper.values)
+    for i in order:
+        v, f, h = str(ds.variant.values[i]), ds.family.values[i], ds.hyper.values[i]
+        if f == "loss_free":
+            style[v] = (LOSSFREE_COLORS.get(min(LOSSFREE_COLORS, key=lambda s_: abs(np.log(s_ / h))), "#1f77b4"), "o")
+        elif f == "aux":
+            style[v] = (AUX_COLORS[n_aux % len(AUX_COLORS)], "s")
+            n_aux += 1
+        else:
+            style[v] = ("k", "x")
+    return style
+
+
+def _mean_2se(da: xr.DataArray) -> tuple[float, float]:
+    n = da.sizes.get("seed", 1)
+    half = 2.0 * float(da.std("seed", ddof=1)) / np.sqrt(n) if n > 1 else 0.0
+    return float(da.mean()), half
+
+
+def fig_trained_tradeoff(ds: xr.Dataset) -> plt.Figure:
+    """Balance against model quality of a trained MoE layer (DeepSeek Fig. 2 / Tab. 2 analogue on our
+    clustered regression task, one layer; E = 16 experts, K = 2, 8 clusters each with its own affine target
+    map). x: MaxVio_global over the held-out set after training; y: held-out loss 0.5 |y_hat - y|^2 (dotted:
+    the Bayes loss of the exact cluster maps). Every method trains from the same initial weights on the same
+    batches: no balancing (cross), loss-free balancing with DeepSeek's sign rule at update rates u (circles)
+    and the auxiliary loss alpha sum_k f_k P_k at weights alpha (squares, joined in order of alpha). Markers:
+    mean over seeds; bars: mean +- 2 standard errors over seeds."""
+    style = _trained_style(ds)
+    fig, ax = figure(figsize=(5.6, 4.0))
+    aux_pts = []
+    rank = {"none": 0, "loss_free": 1, "aux": 2}
+    for v, f, h in sorted(zip(ds.variant.values, ds.family.values, ds.hyper.values), key=lambda t: (rank[t[1]], t[2])):
+        v = str(v)
+        x, xe = _mean_2se(ds.maxvio_global.sel(variant=v))
+        y, ye = _mean_2se(ds.heldout_loss.sel(variant=v))
+        color, marker = style[v]
+        label = v.replace("alpha=", "α=") + f"  (loss {y:.3f}, MaxVio {x:.2f})"
+        ax.errorbar(x, y, xerr=xe, yerr=ye, fmt=marker, color=color, ms=6, mew=1.5, capsize=2, lw=0.8, label=label)
+        if f == "aux":
+            aux_pts.append((x, y))
+    if aux_pts:
+        ax.plot(*zip(*aux_pts), color="0.6", lw=0.8, ls="-", zorder=0)
+    ax.axhline(float(ds.loss_floor.max()), color="0.4", ls=":", lw=0.9)
+    log_axes(ax)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.text(1.0, float(ds.loss_floor.max()) * 1.05, "Bayes loss", fontsize=7, color="0.4", va="bottom", ha="right",
+            transform=ax.get_yaxis_transform())
+    ax.set_xlabel(r"MaxVio$_\mathrm{global}$ (held-out set)")
+    ax.set_ylabel("held-out loss")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def fig_trained_curves(ds: xr.Dataset) -> plt.Figure:
+    """Training of the MoE layer (DeepSeek Figs. 3-4 analogue on our clustered regression task). Left:
+    MaxVio_batch of each training batch, moving average over 2.5% of training, for loss-free balancing at
+    three update rates u and the auxiliary loss at alpha = 1e-2 and 1 (and no balancing). Right: held-out loss
+    along training (axis cut at 0.5; it starts near 20). The spikes of u = 1e-2 are steps at which its biases,
+    moving by 1e-2 per step, switch many tokens at once. Lines: mean over seeds; bands: mean +- 2 standard
+    errors over seeds."""
+    style = _trained_style(ds)
+    n = ds.sizes["iter"]
+    window = max(5, n // 40)
+    fig, (ax, bx) = figure(1, 2, figsize=(9.5, 3.6))
+    alphas = sorted(h for f, h in zip(ds.family.values, ds.hyper.values) if f == "aux")
+    shown_aux = {alphas[len(alphas) // 2 - 1], alphas[-1]} if len(alphas) > 1 else set(alphas)
+    for v, f, h in zip(ds.variant.values, ds.family.values, ds.hyper.values):
+        v = str(v)
+        if f == "aux" and h not in shown_aux:
+            continue
+        color = style[v][0]
+        mv = ds.maxvio_batch.sel(variant=v).transpose("seed", "iter").values
+        smooth = np.stack([_moving_average(row, window)[1] for row in mv])
+        x = _moving_average(mv[0], window)[0]
+        seed_band(ax, x, xr.DataArray(smooth, dims=("seed", "iter")), color=color, label=v.replace("alpha=", "α="))
+        seed_band(bx, ds.record.values, ds.eval_loss.sel(variant=v).transpose("seed", "record"), color=color)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
+    ax.legend(fontsize=7, ncol=2)
+    bx.axhline(float(ds.loss_floor.max()), color="0.4", ls=":", lw=0.9)
+    bx.text(n, float(ds.loss_floor.max()) * 1.05, "Bayes loss", ha="right", va="bottom", fontsize=7, color="0.4")
+    bx.set_ylim(0, 0.5)
+    bx.set_xlabel("SGD step")
+    bx.set_ylabel("held-out loss")
     return fig
