@@ -281,6 +281,7 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(0, floor, "sampling noise", ha="left", va="bottom", fontsize=7, color="0.4")
     log_axes(ax, x=False)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     handles = []
@@ -328,6 +329,7 @@ def fig_update_rate(ds: xr.Dataset) -> plt.Figure:
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(n, floor, "sampling noise", ha="right", va="bottom", fontsize=7, color="0.4")
     log_axes(ax, x=False)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     ax.set_title(f"mean gap between a token's K-th and (K+1)-th score: {float(ds.score_gap.mean()):.3f}",
