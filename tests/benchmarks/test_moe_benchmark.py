@@ -74,3 +74,20 @@ def test_router_iteration_all_methods(benchmark):
     kernels.run_router(*args)
     benchmark.group = "router simulation, 10 iterations (T=4096, E=64, K=6, 6 methods)"
     benchmark.pedantic(kernels.run_router, args=args, rounds=3, iterations=1)
+
+
+TRAINED_ARGS = (0, 256, 16, 2, 8, 4, 8, 6.0, 1.0, 0.1, 0.1, 0.1, 0.01, 200,
+                np.array([kernels.FAM_NONE, kernels.FAM_LOSSFREE, kernels.FAM_AUX]), np.array([0.0, 1e-3, 1e-2]),
+                4096, 100, 1e-8)
+TRAINED_GROUP = "trained MoE, 200 SGD steps of 3 variants (T=256, E=16, K=2, d=8, m=4)"
+
+
+def test_run_trained_numba(benchmark):
+    kernels.run_trained(*TRAINED_ARGS)  # compile / warm up
+    benchmark.group = TRAINED_GROUP
+    benchmark.pedantic(kernels.run_trained, args=TRAINED_ARGS, rounds=3, iterations=1)
+
+
+def test_run_trained_numpy_twin(benchmark):
+    benchmark.group = TRAINED_GROUP
+    benchmark.pedantic(reference.run_trained, args=TRAINED_ARGS, rounds=2, iterations=1)

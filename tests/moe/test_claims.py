@@ -15,7 +15,7 @@ def _copy(ds):
 
 
 def _flip_increments(ds):
-    """Sign error of the update (pitfall: underloaded experts pushed down)."""
+    """Sign error of the update: underloaded experts pushed down."""
     out = _copy(ds)
     out["increment"] = -out.increment
     return out
@@ -105,20 +105,39 @@ def _best_at_equal_loads(ds):
     return out
 
 
+def _bias_in_gate(ds):
+    """What a kernel that adds the bias to the gate value would measure: d loss / d u = d loss / d g."""
+    out = _copy(ds)
+    out["fd_bias"] = ds.fd_gate.copy()
+    return out
+
+
+def _reverse_alphas(ds):
+    """The aux-loss weights listed in reverse order (a mislabelled sweep)."""
+    out = _copy(ds)
+    is_aux = ds.family.values == "aux"
+    hyper = ds.hyper.values.copy()
+    hyper[is_aux] = hyper[is_aux][::-1]
+    return out.assign_coords(hyper=("variant", hyper, ds.hyper.attrs))
+
+
 # a plausible wrong answer for each claim: a sign error, a missing term, a mislabelled axis, a bad comparator
 NEGATIVE = {
-    "moe.T0-dual-step": _flip_increments,
+    "moe.sign-rule-is-dual-step": _flip_increments,
     "moe.weak-duality": _raise_opt,
-    "moe.T1-sandwich": _dual_without_shift,
-    "moe.T1-monotone": _reverse_dual,
-    "moe.T2-preference": _transpose_flow,
-    "moe.T3-balance-bound": _delta_in_wrong_units,
-    "moe.T0-topk-argmax": _suboptimal_kernel,
-    "moe.T5-log-regret": _replace_policy("grad-theory", "grad-harmonic"),
-    "moe.T5-linear-regret-const": _replace_policies(["grad-const", "sign-const"], "grad-theory"),
-    "moe.T5-small-step-polynomial": _replace_policy("grad-harmonic", "grad-theory"),
+    "moe.sandwich-inequality": _dual_without_shift,
+    "moe.monotone-without-overshoot": _reverse_dual,
+    "moe.preference-rule": _transpose_flow,
+    "moe.balance-bound": _delta_in_wrong_units,
+    "moe.topk-maximises-lagrangian": _suboptimal_kernel,
+    "moe.log-regret": _replace_policy("grad-theory", "grad-harmonic"),
+    "moe.constant-step-linear-regret": _replace_policies(["grad-const", "sign-const"], "grad-theory"),
+    "moe.small-step-polynomial-regret": _replace_policy("grad-harmonic", "grad-theory"),
     "moe.deepseek-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=0.001"),
     "moe.deepseek-update-rate": _swap_variants("loss-free u=0.0001", "loss-free u=0.01"),
     "moe.lossfree-price-of-balance": _raise_lp_opt,
     "moe.lossfree-best-at-own-loads": _best_at_equal_loads,
+    "moe.trained-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=1"),
+    "moe.trained-aux-loss-grows-with-alpha": _reverse_alphas,
+    "moe.lossfree-bias-outside-gates": _bias_in_gate,
 }

@@ -113,7 +113,7 @@ def test_update_bias_matches_reference(rule, centre):
 
 
 def test_sign_update_is_a_dual_step():
-    """Spec T0 (exact identity): u sign(L - A) = eps (L - A) with eps_k = u / |L - A_k|, 0 where A_k = L."""
+    """Exact identity: u sign(L - A) = eps (L - A) with eps_k = u / |L - A_k|, 0 where A_k = L."""
     rng = np.random.default_rng(5)
     for _ in range(50):
         loads = rng.integers(0, 30, size=12)
@@ -175,25 +175,27 @@ def test_run_fixed_matches_reference(rule, schedule, step, centre):
     """Oracle: the NumPy loop of reference.run_fixed (every recorded quantity, every iteration)."""
     args = _fixed_args(rule, schedule, step, centre)
     got, want = kernels.run_fixed(*args), reference.run_fixed(*args)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    assert type(got) is type(want) is kernels.FixedRun
+    for field in kernels.FixedRun._fields:
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, atol=1e-12,
+                                   err_msg=field)
 
 
 def test_recentring_does_not_change_routing():
-    """Spec invariant: subtracting the mean increment shifts every bias equally, so loads are identical."""
+    """Subtracting the mean increment shifts every bias equally, so the loads are identical."""
     plain = kernels.run_fixed(*_fixed_args(kernels.RULE_SIGN, centre=False))
     centred = kernels.run_fixed(*_fixed_args(kernels.RULE_SIGN, centre=True))
-    np.testing.assert_array_equal(plain[1], centred[1])
-    shift = plain[0] - centred[0]
+    np.testing.assert_array_equal(plain.loads, centred.loads)
+    shift = plain.bias - centred.bias
     np.testing.assert_allclose(shift - shift[:, :1], 0.0, atol=1e-14)
-    np.testing.assert_allclose(centred[0].sum(axis=1), 0.0, atol=1e-13)
+    np.testing.assert_allclose(centred.bias.sum(axis=1), 0.0, atol=1e-13)
 
 
 def test_tiny_gradient_step_decreases_dual_by_eta_norm_squared():
-    """Spec T1(d), closed form: if no token changes its set, D^{n+1} - D^n = -eta ||A - L||^2 exactly."""
+    """Closed form: if no token changes its set, D^{n+1} - D^n = -eta ||A - L||^2 exactly."""
     args = _fixed_args(kernels.RULE_GRAD, step=1e-9, n_iter=1)
-    _, loads, dual = kernels.run_fixed(*args)[:3]
+    run = kernels.run_fixed(*args)
+    loads, dual = run.loads, run.dual
     np.testing.assert_array_equal(loads[0], loads[1])
     L = 2 * 64 // 8
     np.testing.assert_allclose(dual[1] - dual[0], -1e-9 * np.sum((loads[0] - L) ** 2), rtol=1e-6)
@@ -308,8 +310,133 @@ def test_run_router_matches_reference():
     args = (2, 64, 8, 2, 4, 3, 1.0, 1.0, 0.3, 0.02, 0.01, 30, fam, rule, hyper, 10.0, 1e-3, 20, 0.1, 1e-3, 10,
             2, 10)
     got, want = kernels.run_router(*args), reference.run_router(*args)
-    assert len(got) == len(want) == 15
-    for g, w in zip(got, want):
+    assert type(got) is type(want) is kernels.RouterRun
+    for field in kernels.RouterRun._fields:
         # identical routing decisions; floats differ by exp() rounding (libm vs NumPy) propagated
         # through Sinkhorn sweeps and aux-loss steps
-        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-9, atol=1e-12,
+                                   err_msg=field)
+
+
+def test_named_results_load_from_numba_cache_in_a_new_process():
+    """The named results (FixedRun, RouterRun) keep the kernels cacheable: a second process loads
+    run_fixed and run_router from Numba's on-disk cache instead of compiling them again."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from theorylab.moe import kernels as k\n"
+        "s = np.random.default_rng(0).normal(size=(16, 4))\n"
+        "k.run_fixed(s, 2, 3, k.RULE_SIGN, k.SCHED_CONST, 1e-2, 0.0, 1.0, False, np.zeros(4), np.zeros(4),\n"
+        "            np.zeros(16), 1e-12)\n"
+        "k.run_router(0, 16, 4, 2, 2, 2, 1.0, 1.0, 0.3, 0.0, 0.0, 2, np.array([k.FAM_LOSSFREE]),\n"
+        "             np.array([k.RULE_SIGN]), np.array([1e-3]), 1.0, 0.0, 10, 0.1, 1e-2, 2, 1, 1)\n"
+        "print(sum(f.stats.cache_misses.total() for f in (k.run_fixed, k.run_router)),\n"
+        "      sum(f.stats.cache_hits.total() for f in (k.run_fixed, k.run_router)))\n")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            for _ in range(2)]   # the first may compile (cold cache); the second must not
+    misses, hits = map(int, runs[1].stdout.split())
+    assert (misses, hits) == (0, 2), runs[1].stdout + runs[1].stderr
+
+
+# --- trained mixture of experts ---------------------------------------------------------------------
+
+def _moe_problem(seed=0, T=40, E=6, K=2, d=3, m=2):
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(T, d)), rng.normal(size=(T, m))
+    R, c = rng.normal(size=(E, d)), rng.normal(size=E)
+    A, a = rng.normal(size=(E, m, d)), rng.normal(size=(E, m))
+    u = rng.normal(scale=0.3, size=E)
+    return X, Y, R, c, A, a, u, K
+
+
+def _forward(X, R, c, A, a, u, K):
+    T, E, m = X.shape[0], R.shape[0], A.shape[1]
+    out = (np.empty((T, E)), np.empty((T, K), np.int64), np.empty((T, K, m)), np.empty((T, m)), np.zeros(E, np.int64))
+    kernels.moe_forward(X, R, c, A, a, u, K, *out)
+    return out
+
+
+def test_moe_forward_matches_reference():
+    """Oracle: reference.moe_forward (argsort top-K, einsum outputs)."""
+    X, Y, R, c, A, a, u, K = _moe_problem()
+    scores, sel, outs, pred, loads = _forward(X, R, c, A, a, u, K)
+    s, sl, p, ld, F = reference.moe_forward(X, R, c, A, a, u, K)
+    np.testing.assert_array_equal(sel, sl)
+    np.testing.assert_array_equal(loads, ld)
+    np.testing.assert_allclose(scores, s, rtol=1e-14)
+    np.testing.assert_allclose(outs, F, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pred, p, rtol=1e-12, atol=1e-14)
+    assert kernels.moe_loss(Y, pred) == pytest.approx(reference.moe_loss(Y, p), rel=1e-13)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_moe_gradient_matches_finite_differences_and_reference(alpha):
+    """Oracle: central differences (step 1e-6) of an objective written out independently here: task loss with
+    the selection held fixed, plus alpha sum_k f_k P_k with f_k fixed at the batch's loads.  The kernel's
+    hand-derived gradient must match to 1e-6 relative (FD truncation O(h^2) ~ 1e-12, rounding ~1e-10 / h);
+    the NumPy twin to 1e-12."""
+    X, Y, R, c, A, a, u, K = _moe_problem(1)
+    T, E = X.shape[0], R.shape[0]
+    scores, sel, outs, pred, loads = _forward(X, R, c, A, a, u, K)
+    grads = [np.empty_like(R), np.empty_like(c), np.empty_like(A), np.empty_like(a)]
+    kernels.moe_gradient(X, Y, K, alpha, scores, sel, outs, pred, loads, *grads)
+    twin = reference.moe_gradient(X, Y, K, alpha, scores, sel, outs, pred, loads, (A, a))
+    for g, w in zip(grads, twin):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+    f = E * loads / (K * T)
+
+    def objective(R_, c_, A_, a_):
+        s = 1.0 / (1.0 + np.exp(-(X @ R_.T + c_)))
+        g = np.take_along_axis(s, sel, axis=1)
+        F = np.einsum("tkod,td->tko", A_[sel], X) + a_[sel]
+        p = np.einsum("tk,tko->to", g, F)
+        return 0.5 * np.mean(np.sum((p - Y) ** 2, axis=1)) + alpha * np.sum(f * s.mean(axis=0))
+
+    params, h = [R, c, A, a], 1e-6
+    for which, grad in enumerate(grads):
+        fd = np.empty_like(grad)
+        for idx in np.ndindex(grad.shape):
+            plus = [p.copy() for p in params]
+            minus = [p.copy() for p in params]
+            plus[which][idx] += h
+            minus[which][idx] -= h
+            fd[idx] = (objective(*plus) - objective(*minus)) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_moe_bias_chooses_experts_but_never_scales_them():
+    """Gate values are the unbiased scores: a bias change that keeps the selection leaves every output
+    bit-identical (d loss / d u = 0); one that changes it gives outputs sum_k sigmoid(z_k) f_k over the new set.
+    Negative control: the same check fails for gates sigmoid(z) + u (a bias leaking into the gate)."""
+    X, Y, R, c, A, a, u, K = _moe_problem(2)
+    scores, sel, outs, pred, _ = _forward(X, R, c, A, a, u, K)
+    scores2, sel2, _, pred2, _ = _forward(X, R, c, A, a, u + 1e-9, K)
+    np.testing.assert_array_equal(sel, sel2)
+    np.testing.assert_array_equal(pred, pred2)
+    assert kernels.moe_loss(Y, pred) == kernels.moe_loss(Y, pred2)
+    u_far = u.copy()
+    u_far[0] += 5.0                                 # expert 0 now wins every token
+    s3, sel3, outs3, pred3, _ = _forward(X, R, c, A, a, u_far, K)
+    assert np.all(sel3[:, 0] == 0) and not np.array_equal(sel3, sel)
+    z = X @ R.T + c
+    gates = np.take_along_axis(1.0 / (1.0 + np.exp(-z)), sel3, axis=1)
+    np.testing.assert_allclose(pred3, np.einsum("tk,tko->to", gates, outs3), rtol=1e-13, atol=1e-14)
+    leaked = np.einsum("tk,tko->to", gates + u_far[sel3], outs3)
+    assert not np.allclose(pred3, leaked)
+
+
+def test_run_trained_matches_reference():
+    """Oracle: reference.run_trained, every family (none, loss-free, aux) trained in lockstep for 30 steps."""
+    fam = np.array([kernels.FAM_NONE, kernels.FAM_LOSSFREE, kernels.FAM_AUX])
+    args = (3, 64, 8, 2, 4, 3, 6, 3.0, 1.0, 0.1, 0.1, 0.3, 0.03, 30, fam, np.array([0.0, 1e-2, 0.3]), 256, 10,
+            1e-8)
+    got, want = kernels.run_trained(*args), reference.run_trained(*args)
+    assert type(got) is type(want) is kernels.TrainedRun
+    for field in kernels.TrainedRun._fields:
+        # identical routing decisions; the losses differ by float64 summation order (BLAS vs loops); the
+        # difference quotients (step 1e-8) amplify that rounding to ~1e-7 absolute
+        atol = 1e-6 if field.startswith("fd_") else 1e-12
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-10, atol=atol,
+                                   err_msg=field)

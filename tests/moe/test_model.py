@@ -1,17 +1,23 @@
-"""ALF-LB simulators: validation before compute, determinism, provenance, layout, and model invariants."""
+"""ALF-LB simulators: the shared simulator checks (validation, determinism, provenance, layout) on small
+parameter sets, and the model's own invariants."""
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from theorylab.moe import model, theory
-from tests.study_contract import assert_labelled_with_provenance
+from tests.study_contract import (test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
+                                  test_provenance_and_labelled_layout,
+                                  test_same_seed_identical_other_seed_different)
+
+STUDY = "moe"
 
 SMALL_FIXED = dict(tokens=128, experts=8, top_k=2, n_iter=200)
 SMALL_ROUTER = dict(tokens=128, experts=8, top_k=2, dim=4, topics=3, n_iter=40, eval_batches=2)
+SMALL_TRAINED = dict(tokens=64, experts=8, top_k=2, dim=4, out_dim=2, clusters=4, n_iter=40, record_every=10,
+                     eval_tokens=256)
 
 
-@pytest.mark.parametrize("cls, changes, name", [
+BAD_PARAMETERS = [
     (model.FixedParams, {"tokens": 100, "experts": 16}, "tokens"),        # KT/E not an integer
     (model.FixedParams, {"top_k": 16, "experts": 16}, "top_k"),
     (model.FixedParams, {"rule": "mult"}, "rule"),                        # not a dual step
@@ -29,33 +35,21 @@ SMALL_ROUTER = dict(tokens=128, experts=8, top_k=2, dim=4, topics=3, n_iter=40, 
     (model.RouterParams, {"n_iter": 2005}, "n_iter"),
     (model.RouterParams, {"capacity_factor": 0.5}, "capacity_factor"),
     (model.RouterParams, {"tokens": 1000}, "tokens"),
-])
-def test_bad_parameters_raise_naming_them(cls, changes, name):
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        cls(**changes)
+    (model.TrainedParams, {"tokens": 100}, "tokens"),                     # KT/E not an integer
+    (model.TrainedParams, {"eval_tokens": 100}, "eval_tokens"),
+    (model.TrainedParams, {"lr": 0.01, "lr_final": 0.1}, "lr_final"),
+    (model.TrainedParams, {"aux_alphas": (0.1, 0.1)}, "aux_alphas"),
+    (model.TrainedParams, {"update_rates": (0.0,)}, "update_rates"),
+    (model.TrainedParams, {"n_iter": 150}, "n_iter"),
+]
 
-
-@pytest.mark.parametrize("simulate, params", [
+SIMULATORS = [
     (model.simulate_fixed, model.FixedParams(**SMALL_FIXED)),
     (model.simulate_topk, model.TopKParams(instances=20)),
     (model.simulate_regret, model.RegretParams(tokens=64, n_iter=300)),
     (model.simulate_router, model.RouterParams(**SMALL_ROUTER)),
-])
-def test_same_seed_identical_other_seed_different(simulate, params):
-    a, b, c = simulate(params, 3), simulate(params, 3), simulate(params, 4)
-    xr.testing.assert_identical(a, b)
-    assert any(not np.array_equal(a[v].values, c[v].values) for v in a.data_vars)
-
-
-@pytest.mark.parametrize("simulate, params", [
-    (model.simulate_fixed, model.FixedParams(**SMALL_FIXED)),
-    (model.simulate_topk, model.TopKParams(instances=5)),
-    (model.simulate_regret, model.RegretParams(tokens=64, n_iter=300)),
-    (model.simulate_router, model.RouterParams(**SMALL_ROUTER)),
-])
-def test_provenance_and_labelled_layout(simulate, params):
-    ds = simulate(params, 0)
-    assert_labelled_with_provenance(ds, params, "moe")
+    (model.simulate_trained, model.TrainedParams(**SMALL_TRAINED)),
+]
 
 
 def test_fixed_run_consistent_with_theory():
@@ -70,7 +64,7 @@ def test_fixed_run_consistent_with_theory():
 
 
 def test_recentred_sign_rule_routes_identically():
-    """Spec invariant: recentring is routing-neutral, so every load and the dual value coincide."""
+    """Recentring is routing-neutral, so every load and the dual value coincide."""
     a = model.simulate_fixed(model.FixedParams(**SMALL_FIXED, rule="sign"), 0)
     b = model.simulate_fixed(model.FixedParams(**SMALL_FIXED, rule="sign_centered"), 0)
     np.testing.assert_array_equal(a.loads.values, b.loads.values)

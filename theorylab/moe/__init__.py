@@ -9,5 +9,7 @@ method for the token-expert assignment problem.  Only that paper's abstract and
 formulation were available, so its theorems are not restated here; the study checks
 their provable counterparts (weak duality, sandwich inequality, preference rule,
 balance bound, online regret) against exact comparators, and DeepSeek's verified
-qualitative results on a synthetic router.
+qualitative results on a synthetic router and on a small trained MoE layer.
 """
+
+PAPER = "han2025theoretical"

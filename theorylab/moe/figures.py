@@ -10,9 +10,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from theorylab.core.plotting import figure
+from matplotlib.ticker import LogLocator
+
+from theorylab.core.plotting import figure, log_axes, seed_band
 
 STEP_COLORS = {1e-4: "#1f77b4", 1e-3: "#2ca02c", 1e-2: "#d62728"}
 POLICY_STYLE = {"grad-theory": ("#2ca02c", r"grad, $\eta_n = 1/(\mu n)$"),
@@ -23,14 +24,6 @@ POLICY_STYLE = {"grad-theory": ("#2ca02c", r"grad, $\eta_n = 1/(\mu n)$"),
 
 def _step_color(step: float) -> str:
     return STEP_COLORS.get(min(STEP_COLORS, key=lambda s: abs(np.log(s / step))), "k")
-
-
-def _plain_log_y(ax) -> None:
-    """Log y axis labelled with plain decimals (0.1, 0.2, 0.5, 1) instead of 2 x 10^-1."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _moving_average(y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +51,7 @@ def fig_dual_gap(ds: xr.Dataset) -> plt.Figure:
             ax.plot(sub.iter + 1, np.maximum(gap, floor), color=_step_color(step), label=f"u = {step:g}")
         ax.axhspan(floor * 0.3, floor, color="0.85", lw=0)
         ax.text(1.2, floor * 0.5, "D = OPT (float64)", fontsize=7, va="center", color="0.35")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_axes(ax)
         ax.set_xlabel("iteration n + 1")
         ax.set_title({"sign": r"sign rule: $p_k \leftarrow p_k + u\,\mathrm{sign}(L - A_k)$",
                       "prop": r"proportional: $p_k \leftarrow p_k + u\,(L - A_k)/L$"}.get(str(rule), str(rule)))
@@ -102,7 +94,7 @@ def fig_bias_vs_prices(ds: xr.Dataset) -> plt.Figure:
             ax.axhspan(lo[k], hi[k], color=color, alpha=0.35, lw=0)
             ax.axhline(p_star[k] - p_star[0], color=color, ls=":", lw=0.8)
             ax.plot(run.iter + 1, rel[:, k], color=color, lw=0.6, label=f"k = {k}")
-        ax.set_xscale("log")
+        log_axes(ax, y=False)
         ax.set_title(f"sign rule, u = {step:g}")
         ax.set_xlabel("iteration n + 1")
     axes[0].set_ylabel(r"$p_k^n - p_0^n$ (score units)")
@@ -114,8 +106,7 @@ def fig_bias_vs_prices(ds: xr.Dataset) -> plt.Figure:
             bias = sub.bias.sel(rule=rule, step=step).values
             bx.plot(sub.iter + 1, np.maximum(_price_violation(bias, W), 1e-12), ls=ls, color=_step_color(step),
                     lw=1.0, label=f"{rule}, u = {step:g}")
-    bx.set_xscale("log")
-    bx.set_yscale("log")
+    log_axes(bx)
     bx.set_xlabel("iteration n + 1")
     bx.set_ylabel("clearing-price violation\n(score units)")
     bx.legend(fontsize=7, ncol=2, loc="lower left")
@@ -136,7 +127,7 @@ def fig_balance_bound(ds: xr.Dataset) -> plt.Figure:
         color = _step_color(step)
         ax.plot(run.iter + 1, run.imbalance, color=color, lw=1.0)
         ax.plot(run.iter + 1, run.balance_bound, color=color, lw=1.0, ls="--")
-    ax.set_xscale("log")
+    log_axes(ax, y=False)
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(-0.3, None)
     ax.set_xlabel("iteration n + 1")
@@ -196,7 +187,7 @@ def fig_topk_bruteforce(ds: xr.Dataset) -> plt.Figure:
                 bx.text(xi, 1.5e-18, "0", ha="center", va="bottom", fontsize=8)
     bx.axhline(np.finfo(float).eps, color="0.3", ls=":", lw=1)
     bx.text(-0.4, np.finfo(float).eps * 1.3, "float64 epsilon", fontsize=7, color="0.3")
-    bx.set_yscale("log")
+    log_axes(bx, x=False)
     bx.set_ylim(1e-18, 1e-12)
     bx.set_xticks(range(ds.sizes["top_k"]), [f"K = {k}" for k in ds.top_k.values])
     bx.set_ylabel("max relative difference\n(differences of 0 drawn at 1e-18)")
@@ -208,36 +199,32 @@ def fig_topk_bruteforce(ds: xr.Dataset) -> plt.Figure:
 
 def fig_regret(ds: xr.Dataset) -> plt.Figure:
     """Regret of online dual steps on the Gumbel K = 1 testbed (fresh batch each iteration), against the
-    closed-form expected dual F: R(N) = sum_{n<N} F(p^n) - F(p*). Left: mean over seeds (band: min-max)
-    for steps 1/(mu n), a too-small 1/n step (eta0 mu = 0.2 < 1/2, regret ~ N^0.6), and constant steps
-    (linear regret; dotted: proportional to N). Right: the
-    1/(mu n) schedule alone on a log N axis; dashed: slope G^2/(2 mu) of the online-gradient bound,
-    anchored at N = 100 (the level above it is the start-up transient from p = 0)."""
+    closed-form expected dual F: R(N) = sum_{n<N} F(p^n) - F(p*). Left: steps 1/(mu n), a too-small 1/n
+    step (eta0 mu = 0.2 < 1/2, regret ~ N^0.6), and constant steps (linear regret; dotted: proportional
+    to N). Right: the 1/(mu n) schedule alone on a log N axis; dashed: slope G^2/(2 mu) of the
+    online-gradient bound, anchored at N = 100 (the level above it is the start-up transient from
+    p = 0). Lines: mean over seeds; bands: mean +- 2 standard errors over seeds."""
     fig, (ax, bx) = figure(1, 2, figsize=(8.0, 3.2))
     N = ds.N.values
     for policy in ds.policy.values:
         color, label = POLICY_STYLE.get(str(policy), ("k", str(policy)))
-        reg = ds.regret.sel(policy=policy)
-        ax.fill_between(N, reg.min("seed"), reg.max("seed"), color=color, alpha=0.2, lw=0)
-        ax.plot(N, reg.mean("seed"), color=color, label=label)
+        seed_band(ax, N, ds.regret.sel(policy=policy).transpose("seed", "N"), color=color, label=label)
     last = ds.regret.sel(policy="grad-const").mean("seed").values[-1]
     ax.plot(N, last * N / N[-1], color="0.5", ls=":", lw=1, label=r"$\propto N$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_axes(ax)
     ax.set_ylim(bottom=0.5 * float(ds.regret.min()))
     ax.set_xlabel("iterations N")
     ax.set_ylabel("regret R(N) (score units)")
     ax.legend(fontsize=7)
     reg = ds.regret.sel(policy="grad-theory")
     slope = float(ds.bound_slope.sel(policy="grad-theory").max())
-    bx.fill_between(N, reg.min("seed"), reg.max("seed"), color="#2ca02c", alpha=0.2, lw=0)
-    bx.plot(N, reg.mean("seed"), color="#2ca02c", label=r"grad, $\eta_n = 1/(\mu n)$")
+    seed_band(bx, N, reg.transpose("seed", "N"), color="#2ca02c", label=r"grad, $\eta_n = 1/(\mu n)$")
     anchor = N[np.searchsorted(N, 100)]
     base = float(reg.mean("seed").sel(N=anchor))
     ref = N[N >= anchor]
     bx.plot(ref, base + slope * np.log(ref / anchor), "k--", lw=1,
             label=rf"slope $G^2/(2\mu)$ = {slope:.2f} per unit $\ln N$")
-    bx.set_xscale("log")
+    log_axes(bx, y=False)
     bx.set_xlabel("iterations N")
     bx.set_ylabel("regret R(N) (score units)")
     bx.legend(fontsize=7, loc="upper left")
@@ -293,7 +280,8 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
     floor = float(ds.attrs["noise_floor"])
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(0, floor, "sampling noise", ha="left", va="bottom", fontsize=7, color="0.4")
-    _plain_log_y(ax)
+    log_axes(ax, x=False)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     handles = []
@@ -314,7 +302,7 @@ def fig_maxvio_methods(ds: xr.Dataset) -> plt.Figure:
             bx.plot(mv, q, style[v][1], color=style[v][0], ms=7 if f == "none" else 6, mew=1.5,
                     zorder=3 if f == "none" else 2)
         handles.append(plt.Line2D([], [], color=style[v][0], marker=style[v][1], ls="-", ms=5, label=label))
-    bx.set_xscale("log")
+    log_axes(bx, y=False)
     bx.set_xlabel(r"MaxVio$_\mathrm{global}$")
     bx.set_ylabel("routed affinity / unconstrained top-K")
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7)
@@ -340,10 +328,103 @@ def fig_update_rate(ds: xr.Dataset) -> plt.Figure:
     floor = float(ds.attrs["noise_floor"])
     ax.axhline(floor, color="0.4", ls=":", lw=0.9)
     ax.text(n, floor, "sampling noise", ha="right", va="bottom", fontsize=7, color="0.4")
-    _plain_log_y(ax)
+    log_axes(ax, x=False)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.set_xlabel("iteration (batch)")
     ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
     ax.set_title(f"mean gap between a token's K-th and (K+1)-th score: {float(ds.score_gap.mean()):.3f}",
                  fontsize=8)
     ax.legend(fontsize=7)
+    return fig
+
+
+# --- trained mixture of experts ----------------------------------------------------------------------
+
+def _trained_style(ds: xr.Dataset) -> dict[str, tuple[str, str]]:
+    style, n_aux = {}, 0
+    order = np.argsort(ds.hyper.values)
+    for i in order:
+        v, f, h = str(ds.variant.values[i]), ds.family.values[i], ds.hyper.values[i]
+        if f == "loss_free":
+            style[v] = (LOSSFREE_COLORS.get(min(LOSSFREE_COLORS, key=lambda s_: abs(np.log(s_ / h))), "#1f77b4"), "o")
+        elif f == "aux":
+            style[v] = (AUX_COLORS[n_aux % len(AUX_COLORS)], "s")
+            n_aux += 1
+        else:
+            style[v] = ("k", "x")
+    return style
+
+
+def _mean_2se(da: xr.DataArray) -> tuple[float, float]:
+    n = da.sizes.get("seed", 1)
+    half = 2.0 * float(da.std("seed", ddof=1)) / np.sqrt(n) if n > 1 else 0.0
+    return float(da.mean()), half
+
+
+def fig_trained_tradeoff(ds: xr.Dataset) -> plt.Figure:
+    """Balance against model quality of a trained MoE layer (DeepSeek Fig. 2 / Tab. 2 analogue on our
+    clustered regression task, one layer; E = 16 experts, K = 2, 8 clusters each with its own affine target
+    map). x: MaxVio_global over the held-out set after training; y: held-out loss 0.5 |y_hat - y|^2 (dotted:
+    the Bayes loss of the exact cluster maps). Every method trains from the same initial weights on the same
+    batches: no balancing (cross), loss-free balancing with DeepSeek's sign rule at update rates u (circles)
+    and the auxiliary loss alpha sum_k f_k P_k at weights alpha (squares, joined in order of alpha). Markers:
+    mean over seeds; bars: mean +- 2 standard errors over seeds."""
+    style = _trained_style(ds)
+    fig, ax = figure(figsize=(5.6, 4.0))
+    aux_pts = []
+    rank = {"none": 0, "loss_free": 1, "aux": 2}
+    for v, f, h in sorted(zip(ds.variant.values, ds.family.values, ds.hyper.values), key=lambda t: (rank[t[1]], t[2])):
+        v = str(v)
+        x, xe = _mean_2se(ds.maxvio_global.sel(variant=v))
+        y, ye = _mean_2se(ds.heldout_loss.sel(variant=v))
+        color, marker = style[v]
+        label = v.replace("alpha=", "α=") + f"  (loss {y:.3f}, MaxVio {x:.2f})"
+        ax.errorbar(x, y, xerr=xe, yerr=ye, fmt=marker, color=color, ms=6, mew=1.5, capsize=2, lw=0.8, label=label)
+        if f == "aux":
+            aux_pts.append((x, y))
+    if aux_pts:
+        ax.plot(*zip(*aux_pts), color="0.6", lw=0.8, ls="-", zorder=0)
+    ax.axhline(float(ds.loss_floor.max()), color="0.4", ls=":", lw=0.9)
+    log_axes(ax)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.text(1.0, float(ds.loss_floor.max()) * 1.05, "Bayes loss", fontsize=7, color="0.4", va="bottom", ha="right",
+            transform=ax.get_yaxis_transform())
+    ax.set_xlabel(r"MaxVio$_\mathrm{global}$ (held-out set)")
+    ax.set_ylabel("held-out loss")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def fig_trained_curves(ds: xr.Dataset) -> plt.Figure:
+    """Training of the MoE layer (DeepSeek Figs. 3-4 analogue on our clustered regression task). Left:
+    MaxVio_batch of each training batch, moving average over 2.5% of training, for loss-free balancing at
+    three update rates u and the auxiliary loss at alpha = 1e-2 and 1 (and no balancing). Right: held-out loss
+    along training (axis cut at 0.5; it starts near 20). The spikes of u = 1e-2 are steps at which its biases,
+    moving by 1e-2 per step, switch many tokens at once. Lines: mean over seeds; bands: mean +- 2 standard
+    errors over seeds."""
+    style = _trained_style(ds)
+    n = ds.sizes["iter"]
+    window = max(5, n // 40)
+    fig, (ax, bx) = figure(1, 2, figsize=(9.5, 3.6))
+    alphas = sorted(h for f, h in zip(ds.family.values, ds.hyper.values) if f == "aux")
+    shown_aux = {alphas[len(alphas) // 2 - 1], alphas[-1]} if len(alphas) > 1 else set(alphas)
+    for v, f, h in zip(ds.variant.values, ds.family.values, ds.hyper.values):
+        v = str(v)
+        if f == "aux" and h not in shown_aux:
+            continue
+        color = style[v][0]
+        mv = ds.maxvio_batch.sel(variant=v).transpose("seed", "iter").values
+        smooth = np.stack([_moving_average(row, window)[1] for row in mv])
+        x = _moving_average(mv[0], window)[0]
+        seed_band(ax, x, xr.DataArray(smooth, dims=("seed", "iter")), color=color, label=v.replace("alpha=", "α="))
+        seed_band(bx, ds.record.values, ds.eval_loss.sel(variant=v).transpose("seed", "record"), color=color)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel(r"MaxVio$_\mathrm{batch}$")
+    ax.legend(fontsize=7, ncol=2)
+    bx.axhline(float(ds.loss_floor.max()), color="0.4", ls=":", lw=0.9)
+    bx.text(n, float(ds.loss_floor.max()) * 1.05, "Bayes loss", ha="right", va="bottom", fontsize=7, color="0.4")
+    bx.set_ylim(0, 0.5)
+    bx.set_xlabel("SGD step")
+    bx.set_ylabel("held-out loss")
     return fig

@@ -15,6 +15,8 @@ step schedules, noise laws and baseline families.  Conventions shared by every k
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -30,6 +32,17 @@ FAM_NONE, FAM_LOSSFREE, FAM_AUX, FAM_SINKHORN, FAM_EC, FAM_CAPACITY = 0, 1, 2, 3
 # expert status classes for the flow matrix
 OVER, BALANCED, UNDER = 0, 1, 2
 MULT_FLOOR = 1e-6  # multiplicative scales are kept positive
+
+# Named results of the long-running kernels (Numba builds and caches namedtuples like tuples).
+# run_fixed: per iteration n = 0..N (bias .. bound), per update n -> n+1 (step_size .. neutral), totals (flow)
+FixedRun = namedtuple("FixedRun", ["bias", "loads", "dual", "affinity", "distance", "bound", "step_size",
+                                   "increment", "sandwich_lo", "sandwich_hi", "violations", "neutral", "flow"])
+# run_router: per variant and iteration (maxvio .. interference), per iteration (affinity_free), stored states,
+# totals over the held-out pool (*_eval, score_gap) and the first held-out batch with every variant's loads
+# and affinity on it (lp_scores, lp_loads, lp_affinity: the inputs of an exact LP comparison)
+RouterRun = namedtuple("RouterRun", ["maxvio", "affinity", "dropped", "interference", "affinity_free", "state",
+                                     "loads_eval", "affinity_eval", "dropped_eval", "interference_eval",
+                                     "affinity_free_eval", "score_gap", "lp_scores", "lp_loads", "lp_affinity"])
 
 
 # --- routing ----------------------------------------------------------------------------------------
@@ -277,10 +290,11 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
               atol):
     """ALF-LB on one fixed batch (the deterministic setting), with every diagnostic of the theory.
 
-    Additive rules only (sign, prop, grad).  Records, for n = 0..n_iter: bias p^n,
-    loads A^n, D(p^n), routed affinity, delta(p^n) and M(delta(p^n)); for each update
-    n -> n+1: the step, the increment, the sandwich bounds g^n . dp and g^{n+1} . dp
-    (g = A - L), and the preference-rule counts; plus the 3 x 3 status flow matrix.
+    Additive rules only (sign, prop, grad).  Returns a :data:`FixedRun`: for n = 0..n_iter
+    the bias p^n, loads A^n, D(p^n), routed affinity, delta(p^n) and M(delta(p^n)); for
+    each update n -> n+1 the step, the increment, the sandwich bounds g^n . dp and
+    g^{n+1} . dp (g = A - L), and the preference-rule counts; and the 3 x 3 status flow
+    matrix.
     """
     T, E = scores.shape
     L = K * T // E
@@ -333,8 +347,8 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
         violations[n], neutral[n] = preference_moves(sel, sel_new, delta, status, atol, flow)
         sel, sel_new = sel_new, sel
         loads, loads_new = loads_new, loads
-    return (bias_rec, loads_rec, dual, affinity, dist, bound, etas, deltas, lo, hi, violations, neutral,
-            flow)
+    return FixedRun(bias_rec, loads_rec, dual, affinity, dist, bound, etas, deltas, lo, hi, violations, neutral,
+                    flow)
 
 
 # --- affinity generators ----------------------------------------------------------------------------
@@ -672,9 +686,9 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
     start); then drift the router.  Afterwards the states are frozen and ``n_eval``
     fresh batches measure global loads.  All methods see identical batches.
 
-    Returns per-iteration (V, n_iter) ``maxvio``, ``affinity``, ``dropped``,
-    ``interference``; ``affinity_free`` (n_iter,) of unconstrained top-K routing;
-    ``state_rec`` (V, n_iter // record_every + 1, E); and for the evaluation pool
+    Returns a :data:`RouterRun`: per-iteration (V, n_iter) ``maxvio``, ``affinity``,
+    ``dropped``, ``interference``; ``affinity_free`` (n_iter,) of unconstrained top-K
+    routing; ``state`` (V, n_iter // record_every + 1, E); and for the evaluation pool
     ``loads_eval`` (V, E), ``affinity_eval``, ``dropped_eval``, ``interference_eval`` (V,),
     ``affinity_free_eval``, the mean gap between each token's K-th and (K+1)-th score, and
     the first evaluation batch's scores with every method's loads (V, E) and affinity (V,)
@@ -766,6 +780,293 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
             dropped_eval[v] += drop / n_eval
             interference_eval[v] += inter / n_eval
     score_gap = gap_sum / (n_eval * T) if n_eval > 0 else np.nan
-    return (maxvio, affinity, dropped, interference, affinity_free, state_rec, loads_eval, affinity_eval,
-            dropped_eval, interference_eval, affinity_free_eval, score_gap, first_scores, first_loads,
-            first_affinity)
+    return RouterRun(maxvio, affinity, dropped, interference, affinity_free, state_rec, loads_eval, affinity_eval,
+                     dropped_eval, interference_eval, affinity_free_eval, score_gap, first_scores, first_loads,
+                     first_affinity)
+
+
+# --- a trained mixture of experts ---------------------------------------------------------------------
+#
+# Tokens x in R^d come from C clusters (x = m_c + spread N(0, I/d)); the target is the cluster's own affine
+# map, y = W_c x + b_c + noise N(0, noise^2 I_m).  The layer: router logits z_k = r_k . x + c_k, scores
+# s_k = sigmoid(z_k); token i goes to the top-K experts of s_i + u (u: loss-free biases, zero otherwise) and
+# outputs y_hat = sum_{k selected} s_k (A_k x + a_k): the gate value is the unbiased score.  Task loss
+# 0.5 |y_hat - y|^2 averaged over tokens; aux-loss methods add alpha sum_k f_k P_k with f_k = E A_k / (K T)
+# (held fixed) and P_k = mean_i s_ik.  Parameters: R (E, d), c (E,), A (E, m, d), a (E, m).
+
+TrainedRun = namedtuple("TrainedRun", ["train_loss", "maxvio_batch", "eval_loss", "eval_maxvio", "bias",
+                                       "eval_loads", "fd_bias", "fd_gate", "fd_changed"])
+
+
+@njit(cache=True)
+def mixture_task(clusters, dim, out_dim, separation):
+    """Cluster means (C, d) ~ separation N(0, I/d), maps W (C, m, d) ~ N(0, 1/d), offsets b (C, m) ~ N(0, 1)."""
+    means = np.empty((clusters, dim))
+    maps = np.empty((clusters, out_dim, dim))
+    offsets = np.empty((clusters, out_dim))
+    root = 1.0 / np.sqrt(dim)
+    for c in range(clusters):
+        for j in range(dim):
+            means[c, j] = separation * root * np.random.standard_normal()
+    for c in range(clusters):
+        for o in range(out_dim):
+            for j in range(dim):
+                maps[c, o, j] = root * np.random.standard_normal()
+    for c in range(clusters):
+        for o in range(out_dim):
+            offsets[c, o] = np.random.standard_normal()
+    return means, maps, offsets
+
+
+@njit(cache=True)
+def mixture_batch(means, maps, offsets, spread, noise, X, Y):
+    """Fill X (T, d), Y (T, m): per token one uniform (cluster), d normals (x), m normals (target noise)."""
+    T, dim = X.shape
+    clusters, out_dim, _ = maps.shape
+    root = spread / np.sqrt(dim)
+    for i in range(T):
+        c = int(np.random.random() * clusters)
+        for j in range(dim):
+            X[i, j] = means[c, j] + root * np.random.standard_normal()
+        for o in range(out_dim):
+            acc = offsets[c, o]
+            for j in range(dim):
+                acc += maps[c, o, j] * X[i, j]
+            Y[i, o] = acc + noise * np.random.standard_normal()
+
+
+@njit(cache=True)
+def moe_init(E, dim, out_dim, router_scale):
+    """Router R ~ router_scale N(0, I/d), c = 0; experts A ~ N(0, 1/d), a = 0."""
+    root = 1.0 / np.sqrt(dim)
+    R = np.empty((E, dim))
+    for k in range(E):
+        for j in range(dim):
+            R[k, j] = router_scale * root * np.random.standard_normal()
+    A = np.empty((E, out_dim, dim))
+    for k in range(E):
+        for o in range(out_dim):
+            for j in range(dim):
+                A[k, o, j] = root * np.random.standard_normal()
+    return R, np.zeros(E), A, np.zeros((E, out_dim))
+
+
+@njit(cache=True)
+def moe_forward(X, R, c, A, a, u, K, scores, sel, outs, pred, loads):
+    """Route and predict: fills scores (T, E) = sigmoid(z), sel (T, K) = top-K of scores + u, outs (T, K, m)
+    the selected experts' outputs A_k x + a_k, pred (T, m); adds the counts to loads.  Gate values are
+    scores[i, sel[i, j]]: u enters the selection only."""
+    T, dim = X.shape
+    E, out_dim, _ = A.shape
+    v = np.empty(E)
+    val = np.empty(K)
+    for i in range(T):
+        for k in range(E):
+            z = c[k]
+            for j in range(dim):
+                z += R[k, j] * X[i, j]
+            s = 1.0 / (1.0 + np.exp(-z))
+            scores[i, k] = s
+            v[k] = s + u[k]
+        _topk_row(v, K, sel[i], val)
+        for o in range(out_dim):
+            pred[i, o] = 0.0
+        for jj in range(K):
+            k = sel[i, jj]
+            loads[k] += 1
+            g = scores[i, k]
+            for o in range(out_dim):
+                f = a[k, o]
+                for j in range(dim):
+                    f += A[k, o, j] * X[i, j]
+                outs[i, jj, o] = f
+                pred[i, o] += g * f
+
+
+@njit(cache=True)
+def moe_loss(Y, pred):
+    """Task loss: mean over tokens of 0.5 |pred - y|^2."""
+    T, out_dim = Y.shape
+    total = 0.0
+    for i in range(T):
+        for o in range(out_dim):
+            e = pred[i, o] - Y[i, o]
+            total += 0.5 * e * e
+    return total / T
+
+
+@njit(cache=True)
+def moe_gradient(X, Y, K, alpha, scores, sel, outs, pred, loads, gR, gc, gA, ga):
+    """Gradient of task loss + alpha sum_k f_k P_k at a routed batch (selection held fixed).
+
+    Task part, for each selected k with gate g = s_ik and expert output f = A_k x + a_k, e = pred - y:
+    dA_k += g e x^T / T, da_k += g e / T, dz_ik = (e . f) g (1 - g) / T.  Aux part (every k):
+    dz_ik += alpha f_k s_ik (1 - s_ik) / T with f_k = E loads_k / (K T).  Then dR_k = sum_i dz_ik x_i,
+    dc_k = sum_i dz_ik.  No term in u: the biases choose experts but never scale an output."""
+    T, dim = X.shape
+    E, out_dim, _ = gA.shape
+    gR[:] = 0.0
+    gc[:] = 0.0
+    gA[:] = 0.0
+    ga[:] = 0.0
+    dz = np.zeros(E)
+    e = np.empty(out_dim)
+    inv_t = 1.0 / T
+    for i in range(T):
+        for o in range(out_dim):
+            e[o] = pred[i, o] - Y[i, o]
+        for k in range(E):
+            dz[k] = 0.0
+        for jj in range(K):
+            k = sel[i, jj]
+            g = scores[i, k]
+            ef = 0.0
+            for o in range(out_dim):
+                ef += e[o] * outs[i, jj, o]
+                w = g * e[o] * inv_t
+                ga[k, o] += w
+                for j in range(dim):
+                    gA[k, o, j] += w * X[i, j]
+            dz[k] += ef * g * (1.0 - g) * inv_t
+        if alpha > 0.0:
+            for k in range(E):
+                s = scores[i, k]
+                dz[k] += alpha * (E * loads[k] / (K * T)) * s * (1.0 - s) * inv_t
+        for k in range(E):
+            gc[k] += dz[k]
+            for j in range(dim):
+                gR[k, j] += dz[k] * X[i, j]
+
+
+@njit(cache=True)
+def _evaluate(X, Y, R, c, A, a, u, K, scores, sel, outs, pred, loads):
+    loads[:] = 0
+    moe_forward(X, R, c, A, a, u, K, scores, sel, outs, pred, loads)
+    return moe_loss(Y, pred)
+
+
+@njit(cache=True)
+def run_trained(seed, T, E, K, dim, out_dim, clusters, separation, spread, noise, router_scale, lr, lr_final,
+                n_iter, fam, hyper, n_eval, record_every, fd_step):
+    """Train one MoE layer per variant by SGD on the same stream of batches, from the same initial weights.
+
+    The learning rate decays from ``lr`` to ``lr_final`` along a cosine over the n_iter steps.
+    ``fam[v]``: FAM_NONE, FAM_LOSSFREE (``hyper[v]`` = update rate u of the sign rule, applied to the loads of
+    the batch just trained on) or FAM_AUX (``hyper[v]`` = alpha).  Order of draws: task, held-out set
+    (n_eval tokens), initial weights, then one batch per iteration.  Returns a :data:`TrainedRun`:
+    per variant and iteration the training loss and MaxVio_batch; at iterations 0, r, 2r, ..., n_iter
+    (r = record_every) the held-out loss, MaxVio_global over the held-out set and the biases u; the final
+    held-out loads; and central differences of the final held-out loss in each u_k (``fd_bias``) and in a
+    shift of expert k's gate values (``fd_gate``, what a bias leaking into the gate would give), with step
+    ``fd_step``; ``fd_changed`` counts the u_k perturbations that changed some token's selection.
+    """
+    np.random.seed(seed)
+    V = fam.shape[0]
+    L = K * T / E
+    means, maps, offsets = mixture_task(clusters, dim, out_dim, separation)
+    Xe = np.empty((n_eval, dim))
+    Ye = np.empty((n_eval, out_dim))
+    mixture_batch(means, maps, offsets, spread, noise, Xe, Ye)
+    R0, c0, A0, a0 = moe_init(E, dim, out_dim, router_scale)
+    Rs = np.empty((V, E, dim))
+    cs = np.empty((V, E))
+    As = np.empty((V, E, out_dim, dim))
+    as_ = np.empty((V, E, out_dim))
+    us = np.zeros((V, E))
+    for v in range(V):
+        Rs[v] = R0
+        cs[v] = c0
+        As[v] = A0
+        as_[v] = a0
+    X = np.empty((T, dim))
+    Y = np.empty((T, out_dim))
+    scores = np.empty((T, E))
+    sel = np.empty((T, K), np.int64)
+    outs = np.empty((T, K, out_dim))
+    pred = np.empty((T, out_dim))
+    loads = np.zeros(E, np.int64)
+    delta = np.empty(E)
+    gR = np.empty((E, dim))
+    gc = np.empty(E)
+    gA = np.empty((E, out_dim, dim))
+    ga = np.empty((E, out_dim))
+    scores_e = np.empty((n_eval, E))
+    sel_e = np.empty((n_eval, K), np.int64)
+    outs_e = np.empty((n_eval, K, out_dim))
+    pred_e = np.empty((n_eval, out_dim))
+    loads_e = np.zeros(E, np.int64)
+    L_eval = K * n_eval / E
+    n_rec = n_iter // record_every + 1
+    train_loss = np.empty((V, n_iter))
+    maxvio_batch = np.empty((V, n_iter))
+    eval_loss = np.empty((V, n_rec))
+    eval_maxvio = np.empty((V, n_rec))
+    bias_rec = np.empty((V, n_rec, E))
+    for n in range(n_iter + 1):
+        if n % record_every == 0:
+            r = n // record_every
+            for v in range(V):
+                eval_loss[v, r] = _evaluate(Xe, Ye, Rs[v], cs[v], As[v], as_[v], us[v], K, scores_e, sel_e,
+                                            outs_e, pred_e, loads_e)
+                eval_maxvio[v, r] = (loads_e.max() - L_eval) / L_eval
+                bias_rec[v, r] = us[v]
+        if n == n_iter:
+            break
+        mixture_batch(means, maps, offsets, spread, noise, X, Y)
+        rate = lr_final + 0.5 * (lr - lr_final) * (1.0 + np.cos(np.pi * n / n_iter))
+        for v in range(V):
+            loads[:] = 0
+            moe_forward(X, Rs[v], cs[v], As[v], as_[v], us[v], K, scores, sel, outs, pred, loads)
+            train_loss[v, n] = moe_loss(Y, pred)
+            maxvio_batch[v, n] = (loads.max() - L) / L
+            alpha = hyper[v] if fam[v] == FAM_AUX else 0.0
+            moe_gradient(X, Y, K, alpha, scores, sel, outs, pred, loads, gR, gc, gA, ga)
+            Rs[v] -= rate * gR
+            cs[v] -= rate * gc
+            As[v] -= rate * gA
+            as_[v] -= rate * ga
+            if fam[v] == FAM_LOSSFREE:
+                update_bias(us[v], loads, L, RULE_SIGN, hyper[v], False, delta)
+
+    eval_loads = np.zeros((V, E), np.int64)
+    fd_bias = np.zeros((V, E))
+    fd_gate = np.zeros((V, E))
+    fd_changed = np.zeros(V, np.int64)
+    sel_ref = np.empty((n_eval, K), np.int64)
+    u_pert = np.empty(E)
+    a_pert = np.empty((E, out_dim))
+    A_pert = np.empty((E, out_dim, dim))
+    for v in range(V):
+        _evaluate(Xe, Ye, Rs[v], cs[v], As[v], as_[v], us[v], K, scores_e, sel_e, outs_e, pred_e, loads_e)
+        eval_loads[v] = loads_e
+        sel_ref[:] = sel_e
+        for k in range(E):
+            side = np.empty(2)
+            changed = False
+            for h in range(2):
+                u_pert[:] = us[v]
+                u_pert[k] += fd_step if h == 0 else -fd_step
+                side[h] = _evaluate(Xe, Ye, Rs[v], cs[v], As[v], as_[v], u_pert, K, scores_e, sel_e, outs_e,
+                                    pred_e, loads_e)
+                for i in range(n_eval):
+                    for jj in range(K):
+                        if sel_e[i, jj] != sel_ref[i, jj]:
+                            changed = True
+            fd_bias[v, k] = (side[0] - side[1]) / (2 * fd_step)
+            if changed:
+                fd_changed[v] += 1
+            # a gate value g_k + h (a bias leaking into the gate) equals an expert output (1 + h / g_k) f_k;
+            # evaluate it exactly through the outputs: pred changes by h f_k for tokens that select k
+            for h in range(2):
+                sgn = 1.0 if h == 0 else -1.0
+                loss = 0.0
+                moe_forward(Xe, Rs[v], cs[v], As[v], as_[v], us[v], K, scores_e, sel_e, outs_e, pred_e, loads_e)
+                for i in range(n_eval):
+                    for jj in range(K):
+                        if sel_e[i, jj] == k:
+                            for o in range(out_dim):
+                                pred_e[i, o] += sgn * fd_step * outs_e[i, jj, o]
+                side[h] = moe_loss(Ye, pred_e)
+            fd_gate[v, k] = (side[0] - side[1]) / (2 * fd_step)
+    return TrainedRun(train_loss, maxvio_batch, eval_loss, eval_maxvio, bias_rec, eval_loads, fd_bias, fd_gate,
+                      fd_changed)

@@ -15,6 +15,9 @@ Han & Zhong 2025); :mod:`theory` holds the exact comparators.
   closed-form expected dual for several step schedules.
 * :func:`simulate_router`: every routing method on one drifting synthetic sigmoid router
   (the DeepSeek comparisons), batch by batch on identical data.
+* :func:`simulate_trained`: a small MoE layer trained by SGD on a clustered regression
+  task with no balancing, loss-free balancing and an auxiliary loss (held-out loss and
+  MaxVio, the DeepSeek headline on a task we train).
 """
 
 from __future__ import annotations
@@ -107,37 +110,37 @@ def simulate_fixed(params: FixedParams, seed: int) -> xr.Dataset:
         p.tokens, p.experts, p.top_k, p.noise, p.noise_scale, p.offset_scale, seed)
     L = theory.target_load(p.tokens, p.experts, p.top_k)
     rule, centre = RULES[p.rule]
-    (bias, loads, dual, affinity, dist, bound, etas, deltas, s_lo, s_hi, viol, neutral, flow) = kernels.run_fixed(
-        scores, p.top_k, p.n_iter, rule, SCHEDULES[p.schedule], p.step, p.n0, 1.0, centre,
-        np.zeros(p.experts), lp.prices, gaps, BOUND_ATOL)
+    run = kernels.run_fixed(scores, p.top_k, p.n_iter, rule, SCHEDULES[p.schedule], p.step, p.n0, 1.0, centre,
+                            np.zeros(p.experts), lp.prices, gaps, BOUND_ATOL)
+    loads, dual = run.loads, run.dual
     imbalance = np.abs(loads - L).max(axis=1)
     n = np.arange(p.n_iter + 1)
     ds = xr.Dataset(
         {
-            "bias": (("iter", "expert"), bias, {"long_name": "bias p_k^n", "units": "score"}),
+            "bias": (("iter", "expert"), run.bias, {"long_name": "bias p_k^n", "units": "score"}),
             "loads": (("iter", "expert"), loads.astype(np.int32), {"long_name": "load A_k^n", "units": "tokens"}),
             "dual_value": (("iter",), dual, {"long_name": "dual function D(p^n)", "units": "score"}),
             "dual_gap": (("iter",), dual - lp.value, {"long_name": "D(p^n) - OPT", "units": "score"}),
-            "affinity": (("iter",), affinity, {"long_name": "routed affinity sum gamma x(p^n)", "units": "score"}),
+            "affinity": (("iter",), run.affinity, {"long_name": "routed affinity sum gamma x(p^n)", "units": "score"}),
             "maxvio": (("iter",), (loads.max(axis=1) - L) / L, {"long_name": "MaxVio (max_k A_k - L) / L"}),
             "imbalance": (("iter",), imbalance.astype(np.int32),
                           {"long_name": "max_k |A_k - L|", "units": "tokens"}),
-            "delta_inf": (("iter",), dist, {"long_name": "distance to p* modulo 1, min_c |p - p* - c|_inf",
+            "delta_inf": (("iter",), run.distance, {"long_name": "distance to p* modulo 1, min_c |p - p* - c|_inf",
                                             "units": "score"}),
-            "balance_bound": (("iter",), bound.astype(np.int32),
+            "balance_bound": (("iter",), run.bound.astype(np.int32),
                               {"long_name": "M(delta) = #{i: gap_i <= 2 delta}", "units": "tokens"}),
-            "step_size": (("update",), etas, {"long_name": "step of update n (u_n or eta_n)"}),
-            "increment": (("update", "expert"), deltas, {"long_name": "bias increment p^{n+1} - p^n",
+            "step_size": (("update",), run.step_size, {"long_name": "step of update n (u_n or eta_n)"}),
+            "increment": (("update", "expert"), run.increment, {"long_name": "bias increment p^{n+1} - p^n",
                                                          "units": "score"}),
-            "sandwich_lo": (("update",), s_lo, {"long_name": "(A^n - L) . dp^n, lower bound of D^{n+1} - D^n",
+            "sandwich_lo": (("update",), run.sandwich_lo, {"long_name": "(A^n - L) . dp^n, lower bound of D^{n+1} - D^n",
                                                 "units": "score"}),
-            "sandwich_hi": (("update",), s_hi, {"long_name": "(A^{n+1} - L) . dp^n, upper bound of D^{n+1} - D^n",
+            "sandwich_hi": (("update",), run.sandwich_hi, {"long_name": "(A^{n+1} - L) . dp^n, upper bound of D^{n+1} - D^n",
                                                 "units": "score"}),
-            "violations": (("update",), viol, {"long_name": "preference-rule violations (token moves k -> k' "
+            "violations": (("update",), run.violations, {"long_name": "preference-rule violations (token moves k -> k' "
                                                             "with dp_k' < dp_k)", "units": "pairs"}),
-            "neutral_moves": (("update",), neutral, {"long_name": "token moves k -> k' with dp_k' = dp_k",
+            "neutral_moves": (("update",), run.neutral, {"long_name": "token moves k -> k' with dp_k' = dp_k",
                                                      "units": "pairs"}),
-            "flow": (("status_from", "status_to"), flow, {"long_name": "token moves by status of the expert "
+            "flow": (("status_from", "status_to"), run.flow, {"long_name": "token moves by status of the expert "
                                                                       "left and the expert entered",
                                                           "units": "pairs"}),
             "gaps": (("token",), gaps, {"long_name": "LP margins gap_i at the vertex dual, ascending",
@@ -370,11 +373,11 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
     rule = np.full(len(methods), RULES[p.rule][0], np.int64)
     hyper = np.array([h for _, _, h in methods], float)
     capacity = int(np.ceil(p.capacity_factor * L - 1e-9))
-    (maxvio, affinity, dropped, interference, free, state, loads_eval, aff_eval, drop_eval, inter_eval,
-     free_eval, gap, lp_scores, lp_loads, lp_aff) = kernels.run_router(
+    run = kernels.run_router(
         seed, p.tokens, p.experts, p.top_k, p.dim, p.topics, p.beta, p.token_noise, p.offset_scale, p.drift,
         p.offset_drift, p.n_iter, fam, rule, hyper, p.aux_lr, p.aux_pull, capacity, p.sinkhorn_tau,
         p.sinkhorn_tol, p.sinkhorn_sweeps, p.eval_batches, p.record_every)
+    lp_scores, lp_loads, state = run.lp_scores, run.lp_loads, run.state
     lp = theory.assignment_lp(lp_scores, p.top_k)
     # the best affinity any routing with the same loads could reach (K experts per token: not for
     # expert choice, which gives tokens a variable count, nor for capacity dropping)
@@ -388,34 +391,34 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
     pool = L * p.eval_batches
     ds = xr.Dataset(
         {
-            "maxvio_batch": (("variant", "iter"), maxvio, {"long_name": "MaxVio_batch (max_k A_k - L) / L"}),
-            "quality_batch": (("variant", "iter"), affinity / free,
+            "maxvio_batch": (("variant", "iter"), run.maxvio, {"long_name": "MaxVio_batch (max_k A_k - L) / L"}),
+            "quality_batch": (("variant", "iter"), run.affinity / run.affinity_free,
                               {"long_name": "routed affinity / affinity of unconstrained top-K"}),
-            "dropped_batch": (("variant", "iter"), dropped,
+            "dropped_batch": (("variant", "iter"), run.dropped,
                               {"long_name": "dropped token-expert pairs (capacity) or idle tokens (expert choice)",
                                "units": "fraction"}),
-            "interference_batch": (("variant", "iter"), interference,
+            "interference_batch": (("variant", "iter"), run.interference,
                                    {"long_name": "mean |gate - sigmoid(z)| over selected pairs", "units": "score"}),
             "state": (("variant", "record", "expert"), state,
                       {"long_name": "router state: loss-free bias, aux offsets q, Sinkhorn prices",
                        "units": "score (bias, prices) or logit (q)"}),
-            "loads_global": (("variant", "expert"), loads_eval,
+            "loads_global": (("variant", "expert"), run.loads_eval,
                              {"long_name": "loads over the held-out pool", "units": "tokens"}),
-            "maxvio_global": (("variant",), (loads_eval.max(axis=1) - pool) / pool,
+            "maxvio_global": (("variant",), (run.loads_eval.max(axis=1) - pool) / pool,
                               {"long_name": "MaxVio_global over the held-out pool (frozen state)"}),
-            "quality_global": (("variant",), aff_eval / free_eval,
+            "quality_global": (("variant",), run.affinity_eval / run.affinity_free_eval,
                                {"long_name": "routed affinity / unconstrained top-K affinity (held-out pool)"}),
-            "dropped_global": (("variant",), drop_eval, {"long_name": "dropped fraction (held-out pool)",
+            "dropped_global": (("variant",), run.dropped_eval, {"long_name": "dropped fraction (held-out pool)",
                                                         "units": "fraction"}),
-            "interference_global": (("variant",), inter_eval,
+            "interference_global": (("variant",), run.interference_eval,
                                     {"long_name": "gate interference (held-out pool)", "units": "score"}),
-            "score_gap": ((), gap, {"long_name": "mean gap between each token's K-th and (K+1)-th score",
+            "score_gap": ((), run.score_gap, {"long_name": "mean gap between each token's K-th and (K+1)-th score",
                                     "units": "score"}),
             "lp_opt": ((), lp.value, {"long_name": "LP optimum (exact balance) on the first held-out batch",
                                       "units": "score"}),
             "lp_free": ((), float(theory.sum_top_k(lp_scores, p.top_k).sum()),
                         {"long_name": "unconstrained top-K affinity on that batch", "units": "score"}),
-            "lp_batch_affinity": (("variant",), lp_aff, {"long_name": "routed affinity on the LP batch",
+            "lp_batch_affinity": (("variant",), run.lp_affinity, {"long_name": "routed affinity on the LP batch",
                                                         "units": "score"}),
             "lp_batch_best_at_loads": (("variant",), best_at_loads,
                                        {"long_name": "LP optimum on the LP batch with the variant's own loads "
@@ -441,4 +444,112 @@ def simulate_router(params: RouterParams, seed: int) -> xr.Dataset:
                      "update_rule": RULE_FORMULA[p.rule],
                      "generator": "sigmoid router: z = beta u.e_k + c_k, u from a topic mixture; e, c random walks",
                      "noise_floor": theory.noise_floor_maxvio(p.tokens, p.experts, p.top_k)})
+    return stamp(ds, study=STUDY, params=params, seed=seed)
+
+
+# --- a trained mixture of experts: held-out loss and balance ------------------------------------------
+
+TRAINED_FAMILIES = ("none", "loss_free", "aux")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedParams(Params):
+    tokens: int = param(256, "tokens T per training batch", ge=2, le=65536)
+    experts: int = param(16, "routed experts E", ge=2, le=256)
+    top_k: int = param(2, "experts per token K", ge=1, le=16)
+    dim: int = param(8, "input dimension d", ge=1, le=256)
+    out_dim: int = param(4, "target dimension m", ge=1, le=64)
+    clusters: int = param(8, "clusters of the task, each with its own affine target map", ge=1, le=1024)
+    separation: float = param(6.0, "norm scale of the cluster means", ge=0, le=100)
+    spread: float = param(1.0, "spread of inputs around their cluster mean", gt=0, le=100)
+    noise: float = param(0.1, "target noise standard deviation", ge=0, le=10)
+    router_scale: float = param(0.1, "scale of the initial router weights", ge=0, le=10)
+    lr: float = param(0.1, "initial SGD learning rate", gt=0, le=10)
+    lr_final: float = param(0.01, "final learning rate of the cosine decay", gt=0, le=10)
+    n_iter: int = param(10_000, "SGD steps (one fresh batch each)", ge=1, le=1_000_000)
+    update_rates: tuple[float, ...] = param((1e-4, 1e-3, 1e-2), "loss-free update rates u (score units)",
+                                            gt=0, le=1)
+    aux_alphas: tuple[float, ...] = param((1e-3, 1e-2, 1e-1, 1.0), "auxiliary-loss weights alpha", gt=0, le=100)
+    eval_tokens: int = param(4096, "held-out tokens (fixed set, drawn before training)", ge=1, le=1_000_000)
+    record_every: int = param(100, "steps between held-out evaluations", ge=1, le=1_000_000)
+    fd_step: float = param(1e-8, "central-difference step for d loss / d u_k and d loss / d gate_k", gt=0, le=1e-2)
+
+    def check(self) -> None:
+        _check_sizes(self.tokens, self.experts, self.top_k)
+        if (self.eval_tokens * self.top_k) % self.experts:
+            raise ValueError(f"eval_tokens must make eval_tokens * top_k divisible by experts (got {self.eval_tokens})")
+        if self.lr_final > self.lr:
+            raise ValueError(f"lr_final must be <= lr (got {self.lr_final} > {self.lr})")
+        for name in ("update_rates", "aux_alphas"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} must not repeat values (got {values!r})")
+        if self.n_iter % self.record_every:
+            raise ValueError(f"n_iter must be a multiple of record_every = {self.record_every} (got {self.n_iter})")
+        variants = 1 + len(self.update_rates) + len(self.aux_alphas)
+        if variants * self.n_iter > 50_000_000:
+            raise ValueError(f"n_iter must keep the per-step records <= 5e7 values (got {self.n_iter})")
+
+
+def trained_methods(params: TrainedParams) -> list[tuple[str, str, float]]:
+    """(label, family, hyper-parameter) of every trained variant, in dataset order."""
+    return ([("none", "none", 0.0)] + [(f"loss-free u={u:g}", "loss_free", u) for u in params.update_rates]
+            + [(f"aux alpha={a:g}", "aux", a) for a in params.aux_alphas])
+
+
+def simulate_trained(params: TrainedParams, seed: int) -> xr.Dataset:
+    """Train the MoE layer with no balancing, loss-free balancing (u sweep) and an auxiliary loss (alpha
+    sweep) on the same batches from the same initial weights; held-out loss and MaxVio along training."""
+    p = params
+    methods = trained_methods(p)
+    fam = np.array([FAMILY[f] for _, f, _ in methods], np.int64)
+    hyper = np.array([h for _, _, h in methods], float)
+    run = kernels.run_trained(seed, p.tokens, p.experts, p.top_k, p.dim, p.out_dim, p.clusters, p.separation,
+                              p.spread, p.noise, p.router_scale, p.lr, p.lr_final, p.n_iter, fam, hyper,
+                              p.eval_tokens, p.record_every, p.fd_step)
+    pool = p.top_k * p.eval_tokens / p.experts
+    ds = xr.Dataset(
+        {
+            "train_loss": (("variant", "iter"), run.train_loss,
+                           {"long_name": "training loss of the batch, 0.5 |y_hat - y|^2 (before the step)"}),
+            "maxvio_batch": (("variant", "iter"), run.maxvio_batch,
+                             {"long_name": "MaxVio_batch (max_k A_k - L) / L of the training batch"}),
+            "eval_loss": (("variant", "record"), run.eval_loss,
+                          {"long_name": "held-out loss 0.5 |y_hat - y|^2 (frozen weights and biases)"}),
+            "eval_maxvio": (("variant", "record"), run.eval_maxvio,
+                            {"long_name": "MaxVio_global over the held-out set (frozen weights and biases)"}),
+            "bias": (("variant", "record", "expert"), run.bias,
+                     {"long_name": "loss-free bias u_k (0 for the other methods)", "units": "score"}),
+            "heldout_loss": (("variant",), run.eval_loss[:, -1], {"long_name": "held-out loss after training"}),
+            "maxvio_global": (("variant",), run.eval_maxvio[:, -1],
+                              {"long_name": "MaxVio_global over the held-out set after training"}),
+            "loads_global": (("variant", "expert"), run.eval_loads,
+                             {"long_name": "held-out loads after training", "units": "tokens"}),
+            "fd_bias": (("variant", "expert"), run.fd_bias,
+                        {"long_name": "central difference of the held-out loss in u_k (step fd_step)"}),
+            "fd_gate": (("variant", "expert"), run.fd_gate,
+                        {"long_name": "central difference of the held-out loss in a shift of expert k's gate "
+                                      "values (what a bias inside the gate would give)"}),
+            "fd_changed": (("variant",), run.fd_changed,
+                           {"long_name": "u_k perturbations that changed some held-out token's selection",
+                            "units": "experts"}),
+            "loss_floor": ((), 0.5 * p.out_dim * p.noise ** 2,
+                           {"long_name": "Bayes held-out loss 0.5 m noise^2 (exact cluster maps)"}),
+        },
+        coords={
+            "variant": ("variant", [m for m, _, _ in methods], {"units": "1", "long_name": "balancing method"}),
+            "family": ("variant", [f for _, f, _ in methods], {"units": "1", "long_name": "method family"}),
+            "hyper": ("variant", hyper, {"units": "1", "long_name": "update rate u or aux weight alpha"}),
+            "iter": ("iter", np.arange(p.n_iter), {"units": "step", "long_name": "SGD step"}),
+            "record": ("record", np.arange(run.eval_loss.shape[1]) * p.record_every,
+                       {"units": "step", "long_name": "SGD step of the held-out evaluation"}),
+            "expert": ("expert", np.arange(p.experts), EXPERT_ATTRS),
+        },
+    )
+    ds.attrs.update({"target_load": p.top_k * p.tokens / p.experts, "eval_target_load": pool,
+                     "tie_break": "lowest_index", "update_rule": RULE_FORMULA["sign"],
+                     "gate": "g_ik = sigmoid(z_ik) for the top-K of sigmoid(z_i) + u; y_hat = sum_k g_ik (A_k x + a_k)",
+                     "aux_loss": "alpha sum_k f_k P_k, f_k = E A_k / (K T) (no gradient), P_k = mean_i sigmoid(z_ik)",
+                     "task": "x = m_c + spread N(0, I/d), y = W_c x + b_c + noise N(0, I_m), c uniform over clusters",
+                     "noise_floor": theory.noise_floor_maxvio(p.eval_tokens, p.experts, p.top_k)})
     return stamp(ds, study=STUDY, params=params, seed=seed)

@@ -13,7 +13,8 @@ from scipy.special import logsumexp
 
 from theorylab.moe.kernels import (BALANCED, FAM_AUX, FAM_CAPACITY, FAM_EC, FAM_LOSSFREE, FAM_NONE,
                                    FAM_SINKHORN, MULT_FLOOR, NOISE_GUMBEL, OVER, RULE_MULT, RULE_PROP,
-                                   RULE_SIGN, SCHED_CONST, SCHED_HARMONIC, UNDER)
+                                   RULE_SIGN, SCHED_CONST, SCHED_HARMONIC, UNDER, FixedRun, RouterRun,
+                                   TrainedRun)
 
 # --- routing -----------------------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ def run_fixed(scores, K, n_iter, rule, schedule, step, n0, mu, centre, bias0, p_
         sel, loads = sel_new, loads_new
     out = [np.array(rec[k]) for k in ("bias", "loads", "dual", "affinity", "dist", "bound", "etas", "deltas", "lo",
                                       "hi", "violations", "neutral")]
-    return (*out, flow)
+    return FixedRun(*out, flow)
 
 
 # --- generators --------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def aux_loss_step(scores, loads, K, alpha, lr, pull, q):
 
 def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho, rho_c, n_iter, fam, rule, hyper,
                aux_lr, aux_pull, capacity, tau, tol, max_sweeps, n_eval, record_every):
-    """The kernel's loop, method by method, in NumPy (returns the same tuple)."""
+    """The kernel's loop, method by method, in NumPy (returns the same named result)."""
     rs = np.random.RandomState(seed)
     V = len(fam)
     L = K * T // E
@@ -355,7 +356,126 @@ def run_router(seed, T, E, K, dim, topics, beta, token_noise, offset_scale, rho,
             aff_eval[v] += aff
             drop_eval[v] += drop / n_eval
             inter_eval[v] += inter / n_eval
-    return (per["maxvio"], per["affinity"], per["dropped"], per["interference"], free,
-            np.stack(state_rec, axis=1), loads_eval, aff_eval, drop_eval, inter_eval, free_eval,
-            gap_sum / (n_eval * T), *first)
+    return RouterRun(per["maxvio"], per["affinity"], per["dropped"], per["interference"], free,
+                     np.stack(state_rec, axis=1), loads_eval, aff_eval, drop_eval, inter_eval, free_eval,
+                     gap_sum / (n_eval * T), *first)
 
+
+
+# --- a trained mixture of experts ---------------------------------------------------------------------
+
+def mixture_task(rs, clusters, dim, out_dim, separation):
+    means = separation / np.sqrt(dim) * rs.standard_normal((clusters, dim))
+    maps = rs.standard_normal((clusters, out_dim, dim)) / np.sqrt(dim)
+    return means, maps, rs.standard_normal((clusters, out_dim))
+
+
+def mixture_batch(rs, means, maps, offsets, spread, noise, T):
+    clusters, out_dim, dim = maps.shape
+    X, Y = np.empty((T, dim)), np.empty((T, out_dim))
+    for i in range(T):   # the kernel's order of draws: cluster, features, target noise, token by token
+        c = int(rs.random_sample() * clusters)
+        X[i] = means[c] + spread / np.sqrt(dim) * rs.standard_normal(dim)
+        Y[i] = maps[c] @ X[i] + offsets[c] + noise * rs.standard_normal(out_dim)
+    return X, Y
+
+
+def moe_init(rs, E, dim, out_dim, router_scale):
+    R = router_scale / np.sqrt(dim) * rs.standard_normal((E, dim))
+    A = rs.standard_normal((E, out_dim, dim)) / np.sqrt(dim)
+    return R, np.zeros(E), A, np.zeros((E, out_dim))
+
+
+def moe_forward(X, R, c, A, a, u, K):
+    """Returns (scores, sel, pred, loads, expert outputs F (T, K, m) of the selected experts)."""
+    scores = 1.0 / (1.0 + np.exp(-(X @ R.T + c)))
+    sel = np.argsort(-(scores + u), axis=1, kind="stable")[:, :K]   # descending, lowest index among ties
+    F = np.einsum("tkod,td->tko", A[sel], X) + a[sel]
+    gates = np.take_along_axis(scores, sel, axis=1)          # the unbiased scores: u is not used here
+    pred = np.einsum("tk,tko->to", gates, F)
+    return scores, sel, pred, np.bincount(sel.ravel(), minlength=len(u)), F
+
+
+def moe_loss(Y, pred):
+    return float(0.5 * np.mean(np.sum((pred - Y) ** 2, axis=1)))
+
+
+def moe_gradient(X, Y, K, alpha, scores, sel, F, pred, loads, shapes):
+    """Returns (gR, gc, gA, ga) of task loss + alpha sum_k f_k P_k, selection held fixed (``shapes``: A, a)."""
+    T, E = scores.shape
+    A, a = shapes
+    g = np.take_along_axis(scores, sel, axis=1)
+    e = pred - Y
+    gA, ga = np.zeros_like(A), np.zeros_like(a)
+    np.add.at(gA, sel, g[:, :, None, None] * e[:, None, :, None] * X[:, None, None, :] / T)
+    np.add.at(ga, sel, g[:, :, None] * e[:, None, :] / T)
+    dz = np.zeros((T, E))
+    rows = np.arange(T)[:, None]
+    dz[rows, sel] = np.einsum("to,tko->tk", e, F) * g * (1 - g) / T
+    if alpha > 0:
+        dz += alpha * (E * np.asarray(loads) / (K * T))[None, :] * scores * (1 - scores) / T
+    return dz.T @ X, dz.sum(axis=0), gA, ga
+
+
+def run_trained(seed, T, E, K, dim, out_dim, clusters, separation, spread, noise, router_scale, lr, lr_final,
+                n_iter, fam, hyper, n_eval, record_every, fd_step):
+    """The kernel's training loop in NumPy (returns the same named result)."""
+    rs = np.random.RandomState(seed)
+    V = len(fam)
+    L = K * T / E
+    task = mixture_task(rs, clusters, dim, out_dim, separation)
+    Xe, Ye = mixture_batch(rs, *task, spread, noise, n_eval)
+    init = moe_init(rs, E, dim, out_dim, router_scale)
+    params = [[p.copy() for p in init] for _ in range(V)]
+    us = np.zeros((V, E))
+    L_eval = K * n_eval / E
+
+    def evaluate(v, u):
+        _, sel, pred, loads, _ = moe_forward(Xe, *params[v], u, K)
+        return moe_loss(Ye, pred), sel, loads
+
+    train_loss, maxvio_batch = np.empty((V, n_iter)), np.empty((V, n_iter))
+    n_rec = n_iter // record_every + 1
+    eval_loss, eval_maxvio, bias_rec = np.empty((V, n_rec)), np.empty((V, n_rec)), np.empty((V, n_rec, E))
+    for n in range(n_iter + 1):
+        if n % record_every == 0:
+            r = n // record_every
+            for v in range(V):
+                eval_loss[v, r], _, loads = evaluate(v, us[v])
+                eval_maxvio[v, r] = (loads.max() - L_eval) / L_eval
+                bias_rec[v, r] = us[v]
+        if n == n_iter:
+            break
+        X, Y = mixture_batch(rs, *task, spread, noise, T)
+        rate = lr_final + 0.5 * (lr - lr_final) * (1.0 + np.cos(np.pi * n / n_iter))
+        for v in range(V):
+            R, c, A, a = params[v]
+            scores, sel, pred, loads, F = moe_forward(X, R, c, A, a, us[v], K)
+            train_loss[v, n] = moe_loss(Y, pred)
+            maxvio_batch[v, n] = (loads.max() - L) / L
+            alpha = hyper[v] if fam[v] == FAM_AUX else 0.0
+            for p, grad in zip(params[v], moe_gradient(X, Y, K, alpha, scores, sel, F, pred, loads, (A, a))):
+                p -= rate * grad
+            if fam[v] == FAM_LOSSFREE:
+                us[v] += hyper[v] * np.sign(L - loads)
+
+    eval_loads = np.zeros((V, E), np.int64)
+    fd_bias, fd_gate, fd_changed = np.zeros((V, E)), np.zeros((V, E)), np.zeros(V, np.int64)
+    for v in range(V):
+        _, sel_ref, eval_loads[v] = evaluate(v, us[v])
+        _, _, pred, _, F = moe_forward(Xe, *params[v], us[v], K)
+        for k in range(E):
+            side, changed = [], False
+            for h in (fd_step, -fd_step):
+                u = us[v].copy()
+                u[k] += h
+                loss, sel, _ = evaluate(v, u)
+                side.append(loss)
+                changed |= bool(np.any(sel != sel_ref))
+            fd_bias[v, k] = (side[0] - side[1]) / (2 * fd_step)
+            fd_changed[v] += changed
+            mask = (sel_ref == k)[:, :, None]
+            shift = (F * mask).sum(axis=1)           # f_k for tokens that select k, else 0
+            fd_gate[v, k] = (moe_loss(Ye, pred + fd_step * shift) - moe_loss(Ye, pred - fd_step * shift)) / (2 * fd_step)
+    return TrainedRun(train_loss, maxvio_batch, eval_loss, eval_maxvio, bias_rec, eval_loads, fd_bias, fd_gate,
+                      fd_changed)
