@@ -15,8 +15,11 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
 
@@ -115,10 +118,43 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None,
     n = n_workers or os.cpu_count() or 1
     if n < 1:
         raise ValueError(f"n_workers must be >= 1 (got {n})")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=host,
-                      dashboard_address=f"{host}:0") as cluster, \
-            Client(cluster) as client:
-        yield client
+    with _children_ignore_sigint():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=host,
+                               dashboard_address=f"{host}:0")
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            quiet_dask()
+            _kill_workers(cluster)  # a worker busy in a kernel would take seconds and log its cancelled task
+            raise
+
+
+def _kill_workers(cluster: Any) -> None:
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        with contextlib.suppress(Exception):
+            os.kill(nanny.process.process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored (an ignored signal stays ignored in a child): the
+    terminal sends SIGINT to the whole process group, and only the driver should handle it, by
+    closing the cluster, rather than every worker printing its own traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def quiet_dask() -> None:
+    """Silence the cluster's shutdown logging (an interrupted run says what happened in one line)."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 @dataclasses.dataclass
@@ -269,9 +305,7 @@ def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
                 sweep, task = inflight.pop(future)
                 yield sweep, task, *future.result()
                 claims.release(sweep, task)
-    finally:
-        if inflight and client is not None:
-            client.cancel(list(inflight))
+    finally:  # futures still in flight are released with the client (cancelling them only adds log noise)
         claims.release_all()
 
 
