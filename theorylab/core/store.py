@@ -47,7 +47,7 @@ QUARANTINE = ".quarantine"
 LOCKS = ".locks"
 TIMINGS = "timings.json"
 DEFAULT_ENTRY_BYTES = 1 << 20    # space to reserve per task before any entry of the experiment exists
-MIN_FREE_BYTES = 64 << 20        # never fill a disk to the last byte
+MIN_FREE_BYTES = 64 << 20        # never fill a disk to the last byte (small disks: 5% of their size)
 
 
 class CacheError(ValueError):
@@ -199,7 +199,7 @@ class Store:
     def write_error(self, path: Path, err: BaseException) -> CacheError:
         """Say why a write failed in words a user can act on (netCDF reports a full disk as 'HDF error')."""
         free = _free_bytes(path.parent)
-        if getattr(err, "errno", None) == errno.ENOSPC or (free is not None and free < MIN_FREE_BYTES):
+        if getattr(err, "errno", None) == errno.ENOSPC or (free is not None and free < _spare(path.parent)):
             return CacheError(f"no space left on the device holding the cache {self.root}: free space, "
                               f"choose another folder with --cache, or run with --no-cache")
         if getattr(err, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -238,10 +238,10 @@ class Store:
             probe_writable(self.root / study, "the cache folder", "choose another folder with --cache "
                            "or run with --no-cache")
         total = sum(needed.values())
-        free = _free_bytes(self.root)
-        if free is not None and free < total + MIN_FREE_BYTES:
+        free, spare = _free_bytes(self.root), _spare(self.root)
+        if free is not None and free < total + spare:
             raise CacheError(f"not enough space for the cache at {self.root}: about {_mb(total)} needed, "
-                             f"{_mb(free)} free (keeping {_mb(MIN_FREE_BYTES)} spare); free space, choose "
+                             f"{_mb(free)} free (keeping {_mb(spare)} spare); free space, choose "
                              f"another folder with --cache, or run with --no-cache")
 
     # --- per-experiment timings and sizes, for estimates ----------------------------------------
@@ -338,15 +338,27 @@ def _safe_digest(study: str) -> str | None:
         return None
 
 
-def _free_bytes(path: Path) -> int | None:
-    """Free bytes on the device holding ``path`` (or its nearest existing parent)."""
+def _existing(path: Path) -> Path:
     path = Path(path).absolute()
     while not path.exists() and path != path.parent:
         path = path.parent
+    return path
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the device holding ``path`` (or its nearest existing parent)."""
     try:
-        return shutil.disk_usage(path).free
+        return shutil.disk_usage(_existing(path)).free
     except OSError:
         return None
+
+
+def _spare(path: Path) -> int:
+    """Bytes to leave free on the device holding ``path``."""
+    try:
+        return min(MIN_FREE_BYTES, shutil.disk_usage(_existing(path)).total // 20)
+    except OSError:
+        return MIN_FREE_BYTES
 
 
 def _mb(n: float) -> str:
