@@ -10,7 +10,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import psutil
 import pytest
 import xarray as xr
@@ -222,7 +221,7 @@ def test_local_cluster_scheduler_workers_and_dashboard_listen_on_loopback_only()
         assert len(sockets) >= 4 and all(a.ip == "127.0.0.1" for a in sockets), sockets
 
 
-def _cli(*args, env=None):
+def _cli(*args):
     return [shutil.which("theorylab"), *args]
 
 
