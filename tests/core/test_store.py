@@ -145,9 +145,10 @@ def test_verify_and_clean(tmp_path, capsys):
     assert "theorylab: warning" in capsys.readouterr().err
     stale_payload = {**key_payload("toy", "e", SplitParams(), 2), "code": "an-older-digest"}
     store.save("toy", payload_key(stale_payload), _dataset(), stale_payload)
-    assert store.verify()[2] == 1
+    _dataset().to_netcdf(tmp_path / "toy" / f"{'0' * 32}.nc")  # an entry of an older format
+    assert store.verify()[2] == 2
     removed = store.clean()
-    assert removed["stale"] == 1 and removed["quarantined"] == 1
+    assert removed["stale"] == 2 and removed["quarantined"] == 1
     assert [p.stem for p in store.entries()] == [good]
     assert store.clean(everything=True)["entries"] == 1 and store.entries() == []
 

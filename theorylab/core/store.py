@@ -50,6 +50,9 @@ DEFAULT_ENTRY_BYTES = 1 << 20    # space to reserve per task before any entry of
 MIN_FREE_BYTES = 64 << 20        # never fill a disk to the last byte (small disks: 5% of their size)
 
 
+NO_RECORD = "no checksum or key record (written by an older version, or not by theorylab)"
+
+
 class CacheError(ValueError):
     """A cache folder that cannot be used (not writable, full, a file): one line naming path and fix."""
 
@@ -143,7 +146,7 @@ def _read(path: Path, key: str) -> tuple[xr.Dataset | None, dict, str]:
         return None, {}, f"unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
     stored_sum, raw_payload = ds.attrs.get(CHECKSUM_ATTR), ds.attrs.get(PAYLOAD_ATTR)
     if not isinstance(stored_sum, str) or not isinstance(raw_payload, str):
-        return None, {}, "no checksum or key record (not written by this version)"
+        return None, {}, NO_RECORD
     if checksum(ds) != stored_sum:
         return None, {}, "content does not match its checksum"
     try:
@@ -288,7 +291,9 @@ class Store:
         bad, stale, entries = [], 0, self.entries(study)
         for path in entries:
             _, payload, problem = _read(path, path.stem)
-            if problem:
+            if problem == NO_RECORD:  # an older format: never looked up again, so stale, not damaged
+                stale += 1
+            elif problem:
                 self.quarantine(path, problem)
                 bad.append((path, problem))
             elif not _is_current(path.parent.name, payload):
