@@ -259,3 +259,22 @@ def test_interrupted_command_says_one_line_exits_with_the_signal_code_and_resume
     fresh.to_netcdf(tmp_path / "b.nc")  # compared as files: NetCDF turns a one-element list attr into a scalar
     with xr.open_dataset(tmp_path / "a.nc") as resumed, xr.open_dataset(tmp_path / "b.nc") as uninterrupted:
         _assert_bitwise_equal(resumed.load(), uninterrupted.load())
+
+
+def test_an_immutable_cache_folder_is_refused_up_front(tmp_path):
+    """chattr +i: even root cannot write there; refused before the first task, naming the folder."""
+    from theorylab.core.store import CacheError
+
+    folder = tmp_path / "cache" / "deeplinear"
+    folder.mkdir(parents=True)
+    if os.geteuid() != 0 or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("chattr +i needs root and a file system that supports it")
+    try:
+        calls = []
+        with pytest.raises(CacheError, match=f"cannot write to the cache folder {folder} "
+                                             r"\(Operation not permitted\).*--no-cache"):
+            run_sweep(lambda p, s: calls.append(s) or simulate_phase(p, s), BASE, GRID, [0, 1],
+                      store=Store(tmp_path / "cache"), **KW)
+        assert calls == []
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=False)
