@@ -180,3 +180,9 @@ def test_random_edits_of_real_files_give_an_experiment_or_one_line(tmp_path_fact
             pipeline.validate(exp, scale)
         except ValueError as err:
             assert str(err) and "\n" not in str(err)
+
+
+def test_a_wrong_project_root_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("THEORYLAB_ROOT", str(tmp_path / "nowhere"))
+    assert main(["list"]) == 2
+    assert "has no experiments/ folder" in capsys.readouterr().err

@@ -133,7 +133,11 @@ def experiments_dir() -> Path:
     else ``experiments/`` under the project root; it holds ``<study>/<experiment>.toml``."""
     value = os.environ.get(EXPERIMENTS_ENV)
     if value is None:
-        return project_root() / "experiments"
+        folder = project_root() / "experiments"
+        if "THEORYLAB_ROOT" in os.environ and not folder.is_dir():
+            raise ValueError(f"THEORYLAB_ROOT={os.environ['THEORYLAB_ROOT']!r} has no experiments/ folder; "
+                             f"point it at a project root, or give --experiments DIR")
+        return folder
     folder = Path(value)
     if not value.strip() or not folder.is_dir():
         raise ValueError(f"the experiments folder {value!r} (from --experiments or {EXPERIMENTS_ENV}) is not "
