@@ -156,7 +156,7 @@ def _construct(cls, changes):
     return p
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_values_give_params_or_one_line_value_error_toy(data):
     names = data.draw(st.lists(st.sampled_from(sorted(Toy.fields())), unique=True, max_size=5))
@@ -164,7 +164,7 @@ def test_random_values_give_params_or_one_line_value_error_toy(data):
 
 
 @pytest.mark.parametrize("key", sorted(CLASSES))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_values_give_params_or_one_line_value_error(key, data):
     cls = CLASSES[key]
@@ -183,4 +183,22 @@ def test_random_values_give_params_or_one_line_value_error(key, data):
             near = [int(v) for v in near if isinstance(v, (int, float)) and abs(v) < 1e15] + near
         strategy = st.one_of(ANY_VALUE, st.sampled_from(near)) if near else ANY_VALUE
         changes[n] = data.draw(strategy)
+    _construct(cls, changes)
+
+
+# Extreme values the random search above found crashing deeplinear's cross-field checks (integer
+# step counts from record_dt / lr or onset / lr) instead of raising ValueError: the record_dt,
+# window and deficit fields listed in KNOWN_UNBOUNDED.  Strict: once those fields get upper bounds
+# (and record_dt a lower bound of one step) these pass, and the mark must go.
+from theorylab.deeplinear.model import PathwayParams, PhaseParams  # noqa: E402
+
+CRASHES = [(PhaseParams, {"record_dt": 1e-300}), (PhaseParams, {"record_dt": 1e308}),
+           (PhaseParams, {"early_window": (1e308, 0.01)}), (PathwayParams, {"record_dt": 1e-300}),
+           (PathwayParams, {"record_dt": 1e308}), (PathwayParams, {"deficit_onset": 1e308})]
+
+
+@pytest.mark.xfail(strict=True, raises=(ZeroDivisionError, OverflowError),
+                   reason="deeplinear record_dt/window/deficit fields lack bounds")
+@pytest.mark.parametrize("cls, changes", CRASHES, ids=[f"{c.__name__}-{next(iter(ch))}" for c, ch in CRASHES])
+def test_extreme_values_are_one_line_errors(cls, changes):
     _construct(cls, changes)

@@ -133,7 +133,7 @@ DOCUMENT = st.dictionaries(KEYS, st.one_of(VALUE, st.dictionaries(
     max_size=9)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(DOCUMENT)
 def test_random_documents_validate_or_raise_one_line(doc):
     try:
@@ -149,7 +149,7 @@ EDITS = st.lists(st.tuples(st.sampled_from(["delete", "duplicate", "replace", "i
                  min_size=1, max_size=4)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(file=st.sampled_from(EXPERIMENT_FILES), edits=EDITS)
 def test_random_edits_of_real_files_give_an_experiment_or_one_line(tmp_path_factory, file, edits):
     """Typos a careless user makes in a real file: then loading and resolving it either works or
