@@ -1,5 +1,6 @@
 """The command line: listing, clear errors for bad input, and a full check writing the claims table."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -27,6 +28,80 @@ def test_list_shows_studies_parameters_and_claims(capsys):
 def test_bad_input_exits_2_with_message(capsys, argv, message):
     assert main(argv + ["--executor", "serial"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "-1"], "argument --workers: must be between 1 and 512 (got -1)"),
+    (["--workers", "0"], "argument --workers: must be between 1 and 512 (got 0)"),
+    (["--workers", "two"], "argument --workers: must be a whole number"),
+    (["--cache", "x", "--no-cache"], "not allowed with argument"),
+])
+def test_bad_options_are_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as err:
+        main(["run", "deeplinear/depth_split", *argv])
+    assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bad_paths_and_addresses_fail_before_any_compute(tmp_path, monkeypatch, capsys):
+    """Each case is one line naming the path or address and the fix, and nothing is computed."""
+    from theorylab.core import pipeline
+
+    monkeypatch.setattr(pipeline, "run_experiments", lambda *a, **k: pytest.fail("computed"))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    run = ["run", "deeplinear/depth_split", "--executor", "serial"]
+    cases = [
+        ([*run, "--out", str(tmp_path)], f"--out {tmp_path} is a folder; give a file name"),
+        ([*run, "--out", str(tmp_path / "missing" / "x.nc")], "the folder"),
+        ([*run, "--cache", str(a_file)], f"the cache path {a_file} is a file, not a folder"),
+        ([*run, "--scheduler", "not an address"], "--scheduler must look like tcp://HOST:PORT"),
+        ([*run, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"], "--workers sizes the local cluster"),
+        (["reproduce", "--study", "deeplinear", "--executor", "serial", "--root", str(a_file)],
+         "the output folder"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    monkeypatch.setenv("THEORYLAB_CACHE", "")
+    assert main(run) == 2
+    assert "THEORYLAB_CACHE is set but empty" in capsys.readouterr().err
+
+
+def test_an_unreachable_scheduler_is_one_line(monkeypatch, capsys):
+    from theorylab.core import sweep
+
+    @contextlib.contextmanager
+    def unreachable(*args, **kwargs):
+        raise OSError("Timed out trying to connect to tcp://127.0.0.1:9 after 10 s")
+        yield
+
+    monkeypatch.setattr(sweep, "dask_client", unreachable)
+    monkeypatch.setattr("theorylab.cli.dask_client", unreachable)
+    assert main(["run", "deeplinear/depth_split", "--scheduler", "tcp://127.0.0.1:9", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("theorylab: error: cannot reach the dask scheduler at tcp://127.0.0.1:9")
+    assert err.count("\n") == 1
+
+
+def test_no_cache_writes_nothing_and_cache_commands(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THEORYLAB_CACHE", str(tmp_path / "cache"))
+    argv = ["run", "deeplinear/depth_split", "--set", "depth=2", "--executor", "serial"]
+    assert main([*argv, "--no-cache"]) == 0
+    assert not (tmp_path / "cache").exists() and not (tmp_path / ".cache").exists()
+    assert main(argv) == 0
+    [entry] = (tmp_path / "cache" / "deeplinear").glob("*.nc")
+    capsys.readouterr()
+    assert main(["cache", "verify"]) == 0
+    assert "1 entries checked" in capsys.readouterr().out
+    entry.write_bytes(entry.read_bytes()[:100])
+    assert main(["cache", "verify", "--study", "deeplinear"]) == 1
+    captured = capsys.readouterr()
+    assert "1 damaged" in captured.out and "theorylab: warning: cache entry" in captured.err
+    assert main(["cache", "clean"]) == 0
+    assert "1 quarantined" in capsys.readouterr().out
+    assert not (tmp_path / "cache" / ".quarantine" / "deeplinear").exists()
 
 
 def test_run_prints_dataset_and_writes_netcdf(tmp_path, capsys):

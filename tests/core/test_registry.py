@@ -38,9 +38,9 @@ PLUGIN = __import__("pathlib").Path(__file__).resolve().parents[1] / "plugin"  #
 @pytest.fixture
 def clean_registry(monkeypatch):
     monkeypatch.setenv(registry.STUDIES_VARIABLE, "")  # restored after the test, whatever register() sets
-    registry._experiments.cache_clear()
+    registry._table.cache_clear()
     yield monkeypatch
-    registry._experiments.cache_clear()
+    registry._table.cache_clear()
     registry._entry_point_studies.cache_clear()
 
 

@@ -102,3 +102,33 @@ def test_landing_page_lists_studies_and_claims():
 def test_cli_rejects_an_unknown_study(capsys):
     assert main(["explore", "nope", "--no-show"]) == 2
     assert "study must be one of" in capsys.readouterr().err
+
+
+def test_an_unknown_experiment_in_the_url_says_so_on_the_page():
+    page = StudyPage("deeplinear", experiment="nonexistent", executor=NoRuns())
+    notice = html.unescape(page.notice.object)
+    assert page.notice.visible and "No experiment 'nonexistent' in deeplinear" in notice
+    assert page.experiment.value in notice and "depth_split" in notice
+
+
+def test_a_cancel_file_stops_the_job_before_its_next_task(tmp_path):
+    from theorylab.core.sweep import Cancelled
+
+    token = tmp_path / "stop"
+    token.touch()
+    job = compute.Job("deeplinear/depth_split", cache=str(tmp_path / "cache"))
+    with pytest.raises(Cancelled):
+        compute.run(job, str(token))
+    assert not list((tmp_path / "cache").rglob("*.nc"))  # stopped before the first task
+
+
+def test_a_new_request_and_the_cancel_button_stop_the_running_job(tmp_path):
+    """While a job runs, a new valid state (or Cancel) touches the job's cancel file, which the
+    worker checks between tasks; the shared worker is then free for the newer request."""
+    page = StudyPage("deeplinear", experiment="depth_split", cache=str(tmp_path), executor=NoRuns())
+    page._running, page._token = True, tmp_path / "token"  # as during a run
+    page.widgets["deficit_length"].value = 0.5
+    assert page._token.exists() and page._wanted.overrides == (("deficit_length", 0.5),)
+    page._token.unlink()
+    page._on_cancel()
+    assert page._token.exists() and page._wanted == page._shown

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 _META_KEY = "theorylab"
 
@@ -81,7 +81,15 @@ class Params:
 
     Subclasses add cross-field rules by overriding :meth:`check`, raising
     ``ValueError`` with a message naming the parameter.
+
+    Every numeric field needs an upper bound (``le``/``lt``) unless a cost check
+    covers it: a subclass lists such fields in ``COST_PARAMS`` and returns from
+    :meth:`cost` the number of elementary steps one simulation takes; more than
+    ``MAX_COST`` is refused before anything runs.
     """
+
+    COST_PARAMS: ClassVar[tuple[str, ...]] = ()
+    MAX_COST: ClassVar[float] = 1e11   # about a minute or more of one core in a compiled loop
 
     def __post_init__(self) -> None:
         self.validate()
@@ -120,9 +128,18 @@ class Params:
                 if not _in_range(v, meta):
                     raise ValueError(f"{name} must be {describe_range(meta)} (got {v!r})")
         self.check()
+        cost = self.cost()
+        if cost is not None and not cost <= self.MAX_COST:
+            names = self.COST_PARAMS or tuple(self.fields())
+            raise ValueError(f"{names[0]} must be smaller: one simulation would take about {cost:.2g} steps, "
+                             f"above the limit of {self.MAX_COST:.0g}; lower {' or '.join(names)}")
 
     def check(self) -> None:
         """Cross-field validation; override in subclasses."""
+
+    def cost(self) -> float | None:
+        """Elementary steps one simulation with these values takes (None: bounded by the ranges alone)."""
+        return None
 
     def replace(self, **changes: Any) -> "Params":
         unknown = set(changes) - set(self.fields())

@@ -28,14 +28,14 @@ def validate(exp: registry.Experiment, scale: str, overrides: dict[str, Any] | N
 
 def run_experiments(exps: list[registry.Experiment], scale: str, *, overrides: dict[str, Any] | None = None,
                     store: Store | None = None, force: bool = False, client: Any = None,
-                    progress: bool = True) -> list[xr.Dataset]:
+                    progress: bool = True, stop: Any = None) -> list[xr.Dataset]:
     """Every experiment's Dataset; on a cluster all their tasks run together (see :func:`run_sweeps`)."""
     sweeps = []
     for exp in exps:
         resolved = exp.resolve(scale, overrides)
         sweeps.append(plan_sweep(resolved.simulate, resolved.base, resolved.grid, resolved.seeds,
                                  study=exp.study, experiment=exp.name, store=store, force=force))
-    datasets = run_sweeps(sweeps, store=store, client=client, progress=progress)
+    datasets = run_sweeps(sweeps, store=store, client=client, progress=progress, stop=stop)
     for ds in datasets:
         ds.attrs["scale"] = scale
     return datasets

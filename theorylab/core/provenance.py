@@ -36,7 +36,8 @@ def git_revision() -> str:
 # Modules that read results but never shape them: editing a claim, a figure or the report must not
 # throw away hours of cached simulation.  Any other module (including a new one) counts as shaping results.
 READS_RESULTS_ONLY = frozenset({"claims.py", "figures.py", "reference.py",
-                                "plotting.py", "pipeline.py", "registry.py", "report.py"})
+                                "plotting.py", "pipeline.py", "registry.py", "report.py",
+                                "schema.py", "store.py"})  # the cache's layout has its own FORMAT number
 
 
 def _study_folder(study: str) -> Path:

@@ -30,18 +30,18 @@ import importlib.metadata
 import inspect
 import os
 import pkgutil
-import tomllib
 import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import theorylab
+from theorylab.core import schema
 from theorylab.core.claims import Claim
 from theorylab.core.params import Params
 
 NOT_STUDIES = {"core", "explore"}
-SCALES = ("quick", "paper")
+SCALES = schema.SCALES
 ENTRY_POINT_GROUP = "theorylab.studies"
 STUDIES_VARIABLE = "THEORYLAB_STUDIES"
 PACKAGED_SOURCES = Path(theorylab.__file__).resolve().parent / "_sources"  # filled when a wheel is built
@@ -107,7 +107,7 @@ def register(study: str, package: str) -> None:
         raise ValueError(f"study must be a Python identifier (got {study!r})")
     table = {**_variable_studies(), study: package}
     os.environ[STUDIES_VARIABLE] = ",".join(f"{name}={pkg}" for name, pkg in table.items())
-    _experiments.cache_clear()
+    _table.cache_clear()
 
 
 def studies() -> list[str]:
@@ -142,7 +142,7 @@ def package_folder(study: str) -> Path:
 def experiments_folder(study: str, sources: Path | None = None) -> Path:
     """Where the study's experiment TOMLs are (see the module docstring)."""
     if is_builtin(study):
-        return (sources or project_root()) / "experiments" / study
+        return (experiments_dir() if sources is None else sources / "experiments") / study
     return package_folder(study) / "experiments"
 
 
@@ -225,37 +225,71 @@ class Experiment:
 
 
 def load_experiment(path: Path) -> Experiment:
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    allowed = {"study", "description", "simulate", "params", "grid", "seeds", "scales", "figures", "claims"}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    bad_scales = set(raw.get("scales", {})) - set(SCALES)
-    if bad_scales:
-        raise ValueError(f"{path}: scales must be among {SCALES} (got {sorted(bad_scales)})")
+    """Read one experiment TOML, validated by :mod:`theorylab.core.schema` (ValueError naming the file)."""
+    raw = schema.load(path)
     return Experiment(
-        study=raw["study"], name=path.stem, description=raw.get("description", ""),
-        simulate=raw["simulate"], params=raw.get("params", {}), grid=raw.get("grid", {}),
-        seeds=raw.get("seeds", [0]), scales=raw.get("scales", {}),
-        figures=raw.get("figures", []), claims=raw.get("claims", []),
+        study=raw["study"], name=Path(path).stem, description=raw["description"],
+        simulate=raw["simulate"], params=raw["params"], grid=raw["grid"], seeds=raw["seeds"],
+        scales=raw["scales"], figures=raw["figures"], claims=raw["claims"],
     )
 
 
+EXPERIMENTS_ENV = "THEORYLAB_EXPERIMENTS"
+
+
+def experiments_dir() -> Path:
+    """Where experiment TOMLs are read from: ``$THEORYLAB_EXPERIMENTS`` (set by ``--experiments DIR``),
+    else ``experiments/`` under the project root; it holds ``<study>/<experiment>.toml``."""
+    value = os.environ.get(EXPERIMENTS_ENV)
+    if value is None:
+        folder = project_root() / "experiments"
+        if "THEORYLAB_ROOT" in os.environ and not folder.is_dir():
+            raise ValueError(f"THEORYLAB_ROOT={os.environ['THEORYLAB_ROOT']!r} has no experiments/ folder; "
+                             f"point it at a project root, or give --experiments DIR")
+        return folder
+    folder = Path(value)
+    if not value.strip() or not folder.is_dir():
+        raise ValueError(f"the experiments folder {value!r} (from --experiments or {EXPERIMENTS_ENV}) is not "
+                         f"a folder; it must hold <study>/<experiment>.toml files")
+    return folder
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """The experiments found: the sound ones, and the broken ones with the one-line reason."""
+
+    good: dict[str, Experiment]
+    broken: dict[str, str]
+
+
 @lru_cache(maxsize=None)
-def _experiments(root: Path) -> dict[str, Experiment]:
-    out = {}
+def _table(root: Path) -> Table:
+    """Every experiment under ``root``; a broken TOML is recorded, never allowed to hide the others."""
+    good, broken = {}, {}
     for study in studies():
-        for path in sorted(experiments_folder(study, root).glob("*.toml")):
-            exp = load_experiment(path)
-            if exp.study != study:
-                raise ValueError(f"{path}: study = {exp.study!r} but the file is under {study!r}")
-            out[exp.full_name] = exp
-    return out
+        folder = root / study if is_builtin(study) else package_folder(study) / "experiments"
+        for path in sorted(folder.glob("*.toml")):
+            name = f"{study}/{path.stem}"
+            try:
+                exp = load_experiment(path)
+                if exp.study != study:
+                    raise ValueError(f"{path}: study = {exp.study!r} but the file is under {study!r}")
+            except ValueError as err:
+                broken[name] = str(err)
+                continue
+            good[name] = exp
+    return Table(good, broken)
+
+
+def broken_experiments(study: str | None = None) -> dict[str, str]:
+    """``study/experiment`` -> why its TOML cannot be used (one line naming the file and key)."""
+    broken = _table(experiments_dir()).broken
+    return {k: v for k, v in broken.items() if study is None or k.split("/")[0] == study}
 
 
 def experiments(study: str | None = None) -> list[Experiment]:
-    found = list(_experiments(project_root()).values())
+    """The sound experiments (of ``study``); see :func:`broken_experiments` for the others."""
+    found = list(_table(experiments_dir()).good.values())
     if study is not None:
         if study not in studies():
             raise ValueError(f"study must be one of {studies()} (got {study!r})")
@@ -265,10 +299,16 @@ def experiments(study: str | None = None) -> list[Experiment]:
 
 def experiment(name: str) -> Experiment:
     """Look up ``study/experiment``."""
-    table = _experiments(project_root())
-    if name not in table:
-        raise ValueError(f"experiment must be one of {sorted(table)} (got {name!r})")
-    return table[name]
+    root = experiments_dir()
+    table = _table(root)
+    if name in table.broken:
+        raise ValueError(table.broken[name])
+    if name not in table.good:
+        if not table.good and not table.broken:
+            raise ValueError(f"no experiment TOMLs under {root} (expected <study>/<experiment>.toml; "
+                             f"point --experiments or {EXPERIMENTS_ENV} at such a folder)")
+        raise ValueError(f"experiment must be one of {sorted(table.good)} (got {name!r})")
+    return table.good[name]
 
 
 def caption(fn: Callable) -> str:

@@ -10,21 +10,28 @@ cached as soon as it finishes: an interrupted sweep resumes where it stopped.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import os
+import signal
+import sys
+import threading
+import time
 from typing import Any, Callable, Iterator, Sequence
 
 import numba
 import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
+from filelock import Timeout
 from tqdm.auto import tqdm
 
 from theorylab.core.params import Params, attrs_value
-from theorylab.core.store import Store, cache_key
+from theorylab.core.store import DEFAULT_ENTRY_BYTES, Store, key_payload, payload_key
 
 Simulator = Callable[[Params, int], xr.Dataset]
 
@@ -88,26 +95,66 @@ def _run(simulate: Simulator, task: Task) -> xr.Dataset:
         return simulate(task.params, task.seed)
 
 
+LOCALHOST = "127.0.0.1"
+
+
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+def dask_client(scheduler: str | None = None, n_workers: int | None = None,
+                host: str = LOCALHOST) -> Iterator[Any]:
     """A ``distributed.Client``: connect to ``scheduler``, or start a local cluster.
 
-    The local cluster has one single-threaded worker process per core.  No ``env``
-    for the workers: it takes effect after they have imported Numba, which then
-    refuses to compile (a fresh checkout's first run); every task runs inside
-    ``single_threaded`` instead.
+    The local cluster has one single-threaded worker process per core; its scheduler,
+    workers and dashboard listen on ``host`` (loopback unless asked otherwise), so
+    nothing is served to the network.  No ``env`` for the workers: it takes effect
+    after they have imported Numba, which then refuses to compile (a fresh
+    checkout's first run); every task runs inside ``single_threaded`` instead.
     """
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        with Client(scheduler, timeout="10s") as client:
             yield client
         return
     n = n_workers or os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        yield client
+    if n < 1:
+        raise ValueError(f"n_workers must be >= 1 (got {n})")
+    with _children_ignore_sigint():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=host,
+                               dashboard_address=f"{host}:0")
+    with cluster, Client(cluster) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            quiet_dask()
+            _kill_workers(cluster)  # a worker busy in a kernel would take seconds and log its cancelled task
+            raise
+
+
+def _kill_workers(cluster: Any) -> None:
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        with contextlib.suppress(Exception):
+            os.kill(nanny.process.process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored (an ignored signal stays ignored in a child): the
+    terminal sends SIGINT to the whole process group, and only the driver should handle it, by
+    closing the cluster, rather than every worker printing its own traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def quiet_dask() -> None:
+    """Silence the cluster's shutdown logging (an interrupted run says what happened in one line)."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 @dataclasses.dataclass
@@ -122,6 +169,8 @@ class Sweep:
     tasks: list[Task]
     keys: list[str]
     results: list[xr.Dataset | None]
+    payloads: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    force: bool = False                       # recompute even what the cache holds
 
     def todo(self) -> list[Task]:
         return [t for t in self.tasks if self.results[t.index] is None]
@@ -141,47 +190,236 @@ def plan_sweep(
     store: Store | None = None,
     force: bool = False,
 ) -> Sweep:
-    """Expand (and so validate) the grid, and read every task already in ``store`` unless ``force``."""
+    """Expand (and so validate) the grid, and read every task already in ``store`` unless ``force``.
+
+    Every entry read is verified; a damaged one is set aside and its task left to run.
+    """
     grid = dict(grid or {})
     tasks = make_tasks(base, grid, seeds)
-    keys = [cache_key(study, experiment, t.params, t.seed) for t in tasks]
+    payloads = [key_payload(study, experiment, t.params, t.seed) for t in tasks]
+    keys = [payload_key(p) for p in payloads]
     results = [store.load(study, k) if store is not None and not force else None for k in keys]
-    return Sweep(simulate, grid, list(seeds), study, experiment, tasks, keys, results)
+    return Sweep(simulate, grid, list(seeds), study, experiment, tasks, keys, results, payloads, force)
 
 
-def _execute(work: list[tuple[Sweep, Task]], client: Any) -> Iterator[tuple[Sweep, Task, xr.Dataset]]:
-    """Yield (sweep, task, result) as tasks finish, in any order."""
-    if client is None:
-        for sweep, task in work:
-            yield sweep, task, _run(sweep.simulate, task)
-        return
-    from distributed import as_completed
+class Interrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C or SIGTERM; every finished task is already cached."""
 
-    futures = {client.submit(_run, sweep.simulate, task, pure=False): (sweep, task) for sweep, task in work}
-    for future in as_completed(futures):
-        yield *futures[future], future.result()
+    def __init__(self, done: int, total: int, cached: bool):
+        super().__init__(done, total, cached)
+        self.done, self.total, self.cached = done, total, cached
+
+    def line(self) -> str:
+        if self.cached:
+            return f"interrupted: {self.done} of {self.total} tasks cached; rerun to resume"
+        return f"interrupted: {self.done} of {self.total} tasks done, none kept (no cache)"
+
+
+class Cancelled(Exception):
+    """A sweep stopped because its ``stop`` callback said so (a newer request replaces it)."""
+
+
+# --- executing tasks ---------------------------------------------------------------------------
+
+def _timed_run(simulate: Simulator, task: Task) -> tuple[xr.Dataset, float]:
+    start = time.perf_counter()
+    ds = _run(simulate, task)
+    return ds, time.perf_counter() - start
+
+
+class _Claims:
+    """Per-key file locks held by this process: a task whose lock another run holds is left to it,
+    and read from the cache once that run has written it."""
+
+    def __init__(self, store: Store | None):
+        self.store, self.held = store, {}
+
+    def take(self, sweep: Sweep, task: Task, wait: bool) -> bool:
+        if self.store is None:
+            return True
+        lock = self.store.lock(sweep.study, sweep.keys[task.index])
+        try:
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout:
+            return False
+        self.held[(id(sweep), task.index)] = lock
+        return True
+
+    def cached(self, sweep: Sweep, task: Task) -> xr.Dataset | None:
+        """The entry, if another run wrote it since this sweep was planned."""
+        return None if self.store is None else self.store.load(sweep.study, sweep.keys[task.index])
+
+    def release(self, sweep: Sweep, task: Task) -> None:
+        lock = self.held.pop((id(sweep), task.index), None)
+        if lock is not None:
+            lock.release()
+
+    def release_all(self) -> None:
+        for lock in self.held.values():
+            lock.release()
+        self.held.clear()
+
+
+Done = tuple[Sweep, Task, xr.Dataset, "float | None"]  # seconds is None for a result another run cached
+
+
+def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
+             stop: Callable[[], bool] | None) -> Iterator[Done]:
+    """Yield (sweep, task, result, seconds) as tasks finish, in any order.
+
+    A task is run only while this process holds its key's lock.  On a cluster at most
+    a few tasks per worker are in flight, so a run holds few locks and a second run of
+    the same sweep takes the rest; tasks locked elsewhere are waited for at the end.
+    """
+    pending, deferred = collections.deque(work), []
+    window = 1 if client is None else 2 * max(len(client.scheduler_info()["workers"]), 1) + 2
+    inflight: dict[Any, tuple[Sweep, Task]] = {}
+    if client is not None:
+        from distributed import as_completed
+        finished = as_completed()
+    wait = False
+    try:
+        while pending or inflight or deferred:
+            if not pending and not inflight:
+                pending, deferred, wait = collections.deque(deferred), [], True
+            while pending and len(inflight) < window:
+                if stop is not None and stop():
+                    raise Cancelled()
+                sweep, task = pending.popleft()
+                if not claims.take(sweep, task, wait):
+                    deferred.append((sweep, task))
+                    continue
+                ds = None if sweep.force else claims.cached(sweep, task)
+                if ds is not None:
+                    yield sweep, task, ds, None
+                    claims.release(sweep, task)
+                elif client is None:
+                    yield sweep, task, *_timed_run(sweep.simulate, task)
+                    claims.release(sweep, task)
+                else:
+                    future = client.submit(_timed_run, sweep.simulate, task, pure=False)
+                    inflight[future] = (sweep, task)
+                    finished.add(future)
+            if inflight:
+                future = next(finished)
+                sweep, task = inflight.pop(future)
+                yield sweep, task, *future.result()
+                claims.release(sweep, task)
+    finally:  # futures still in flight are released with the client (cancelling them only adds log noise)
+        claims.release_all()
+
+
+# --- estimates and progress --------------------------------------------------------------------
+
+ESTIMATE_THRESHOLD = 60.0   # seconds: longer runs announce their estimated duration first
+PROGRESS_EVERY = 5.0        # seconds between plain progress lines when stderr is not a terminal
+
+
+def estimate(sweeps: list[Sweep], store: Store | None, workers: int) -> tuple[float, int]:
+    """(estimated seconds for the missing tasks, number of them without a measured time), from the
+    mean per-task times the cache keeps per experiment."""
+    seconds, unknown = 0.0, 0
+    for sweep in sweeps:
+        n = len(sweep.todo())
+        per_task = (store.timings(sweep.study).get(sweep.experiment, {}) if store else {}).get("seconds")
+        if per_task is None:
+            unknown += n
+        else:
+            seconds += n * float(per_task)
+    return seconds / max(workers, 1), unknown
+
+
+def space_needed(sweeps: list[Sweep], store: Store) -> dict[str, int]:
+    """study -> bytes the missing tasks will take in the cache (measured mean entry size, else 1 MB)."""
+    needed: dict[str, int] = {}
+    for sweep in sweeps:
+        size = store.timings(sweep.study).get(sweep.experiment, {}).get("bytes") or DEFAULT_ENTRY_BYTES
+        needed[sweep.study] = needed.get(sweep.study, 0) + int(len(sweep.todo()) * float(size))
+    return needed
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _Progress:
+    """A tqdm bar on a terminal; otherwise one plain line every PROGRESS_EVERY seconds."""
+
+    def __init__(self, desc: str, total: int, initial: int, enabled: bool):
+        self.desc, self.total, self.done = desc, total, initial
+        self.start = self.last = time.monotonic()
+        self.initial = initial
+        self.bar = None
+        self.plain = enabled and not sys.stderr.isatty()
+        if enabled and not self.plain:
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="task", leave=False)
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update()
+        elif self.plain and time.monotonic() - self.last >= PROGRESS_EVERY:
+            self.last = time.monotonic()
+            elapsed = self.last - self.start
+            rate = (self.done - self.initial) / elapsed if elapsed > 0 else 0
+            left = f", about {_duration((self.total - self.done) / rate)} left" if rate > 0 else ""
+            print(f"{self.desc}: {self.done} of {self.total} tasks done, {_duration(elapsed)} elapsed{left}",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any = None,
-               progress: bool = True) -> list[xr.Dataset]:
+               progress: bool = True, stop: Callable[[], bool] | None = None) -> list[xr.Dataset]:
     """Run every missing task of every sweep and return each sweep's Dataset.
 
-    On a cluster all tasks are submitted at once, so no experiment waits for the
-    last task of another and every worker stays busy.  Each result is cached as
-    soon as it arrives.
+    On a cluster tasks of all sweeps are queued together, so no experiment waits for
+    the last task of another and every worker stays busy.  Each result is cached as
+    soon as it arrives, under a per-key lock shared with any other run of the same
+    sweep.  Before computing, the cache is checked for room and writability; a run
+    estimated to take longer than ESTIMATE_THRESHOLD says so first.  Ctrl-C (or
+    SIGTERM turned into KeyboardInterrupt) raises :class:`Interrupted`, which counts
+    what is cached; ``stop()`` returning True between tasks raises :class:`Cancelled`.
     """
     work = [(sweep, task) for sweep in sweeps for task in sweep.todo()]
     total = sum(len(sweep.tasks) for sweep in sweeps)
+    if work and store is not None:
+        store.preflight(space_needed(sweeps, store))
+    workers = 1 if client is None else max(len(client.scheduler_info()["workers"]), 1)
+    if work and progress:
+        seconds, unknown = estimate(sweeps, store, workers)
+        if seconds > ESTIMATE_THRESHOLD:
+            more = f" (plus {unknown} task(s) never timed)" if unknown else ""
+            print(f"estimated {_duration(seconds)}{more} for {len(work)} task(s) on {workers} worker(s), "
+                  f"from the per-task times measured in earlier runs", file=sys.stderr, flush=True)
     desc = (f"{sweeps[0].study}/{sweeps[0].experiment}" if len(sweeps) == 1
             else f"{len(sweeps)} experiments")
-    with tqdm(total=total, initial=total - len(work), desc=desc, unit="task",
-              disable=None if progress else True, leave=False) as bar:  # None: tty only
-        for sweep, task, ds in _execute(work, client):
+    bar = _Progress(desc, total, total - len(work), progress and bool(work))
+    times: dict[int, tuple[list[float], list[int]]] = {id(s): ([], []) for s in sweeps}
+    try:
+        for sweep, task, ds, seconds in _execute(work, client, _Claims(store), stop):
             ds.attrs["experiment"] = sweep.experiment
-            if store is not None:
-                store.save(sweep.study, sweep.keys[task.index], ds)
+            if store is not None and seconds is not None:
+                path = store.save(sweep.study, sweep.keys[task.index], ds, sweep.payloads[task.index],
+                                  seconds)
+                times[id(sweep)][0].append(seconds)
+                times[id(sweep)][1].append(path.stat().st_size)
             sweep.results[task.index] = ds
             bar.update()
+    except KeyboardInterrupt:
+        done = sum(r is not None for sweep in sweeps for r in sweep.results)
+        raise Interrupted(done, total, store is not None) from None
+    finally:
+        bar.close()
+        if store is not None:
+            for sweep in sweeps:
+                store.record_timings(sweep.study, sweep.experiment, *times[id(sweep)])
     return [sweep.dataset() for sweep in sweeps]
 
 
@@ -197,6 +435,7 @@ def run_sweep(
     force: bool = False,
     client: Any = None,
     progress: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> xr.Dataset:
     """Run ``simulate`` over ``grid`` x ``seeds`` and combine into one Dataset.
 
@@ -205,7 +444,7 @@ def run_sweep(
     ``client`` is a ``distributed.Client`` to run tasks on, or None to run them here.
     """
     sweep = plan_sweep(simulate, base, grid, seeds, study=study, experiment=experiment, store=store, force=force)
-    return run_sweeps([sweep], store=store, client=client, progress=progress)[0]
+    return run_sweeps([sweep], store=store, client=client, progress=progress, stop=stop)[0]
 
 
 def combine(tasks: list[Task], results: list[xr.Dataset], grid: dict[str, Sequence[Any]],

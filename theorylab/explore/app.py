@@ -16,8 +16,10 @@ import asyncio
 import html
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
+import uuid
 import webbrowser
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +29,7 @@ from typing import Any
 import panel as pn
 
 from theorylab.core import registry
+from theorylab.core.sweep import Cancelled
 from theorylab.explore import compute
 from theorylab.explore.widgets import control, shown, to_text
 
@@ -76,6 +79,14 @@ class StudyPage(pn.viewable.Viewer):
         self.experiments = {e.name: e for e in registry.experiments(study)}
         if not self.experiments:
             raise ValueError(f"study {study!r} has no experiments under experiments/{study}/")
+        self.notice = pn.pane.HTML("", visible=False, css_classes=["explore-notice"],
+                                   sizing_mode="stretch_width")
+        if experiment is not None and experiment not in self.experiments:
+            self.notice.object = _alert(f"No experiment {experiment!r} in {study}", (
+                f"showing {next(iter(self.experiments))!r}; the experiments are "
+                f"{', '.join(self.experiments)}"), "warning")
+            self.notice.visible = True
+            experiment = None
         self.experiment = pn.widgets.Select(label="experiment", options=list(self.experiments),
                                             value=experiment or next(iter(self.experiments)),
                                             css_classes=["explore-experiment"])
@@ -91,6 +102,10 @@ class StudyPage(pn.viewable.Viewer):
                                                css_classes=["explore-progress"])
         self.status = pn.pane.Markdown("Starting (the first run compiles the study's kernels) ...",
                                        css_classes=["explore-status"], margin=(0, 10))
+        self.cancel = pn.widgets.Button(label="Cancel", button_type="warning", visible=False, width=80,
+                                        css_classes=["explore-cancel"])
+        self.cancel.on_click(self._on_cancel)
+        self._token: Path | None = None            # touching this file stops the running job between tasks
         self.command = pn.pane.Markdown("", styles={"font-size": "12px"}, margin=(0, 10))
         self.figures = pn.Column(margin=0)
         self._figure_names: list[str] = []
@@ -186,8 +201,19 @@ class StudyPage(pn.viewable.Viewer):
             return
         self.error.visible = False
         self._wanted, self._files = job, files
-        if not self._running:
+        if self._running:
+            self._stop_running()  # the new state replaces the one being computed
+        else:
             pn.state.execute(self._drain)
+
+    def _stop_running(self) -> None:
+        """Ask the job in the worker to stop before its next task (it frees the shared worker)."""
+        if self._token is not None:
+            self._token.touch()
+
+    def _on_cancel(self, *_: Any) -> None:
+        self._wanted = self._shown  # nothing more to run until the next change
+        self._stop_running()
 
     def refresh(self) -> None:
         """Compute and show the current state."""
@@ -217,15 +243,26 @@ class StudyPage(pn.viewable.Viewer):
         self.progress.param.update(max=max(len(files), 1), value=cached, active=True, visible=True)
         self.status.object = f"Computing {len(files)} task(s), {cached} cached ..."
         start = time.perf_counter()
-        future = asyncio.wrap_future((self._executor or worker_pool()).submit(compute.run, job))
-        while not future.done():
-            await asyncio.wait({future}, timeout=POLL)
-            done = sum(f.exists() for f in files)
-            if done != self.progress.value:
-                self.progress.value = done
-                self.status.object = f"Computing: {done} of {len(files)} task(s) done ..."
+        self._token = Path(tempfile.gettempdir()) / f"theorylab-explore-{uuid.uuid4().hex}.cancel"
+        self.cancel.visible = True
+        future = asyncio.wrap_future((self._executor or worker_pool()).submit(compute.run, job, str(self._token)))
+        try:
+            while not future.done():
+                await asyncio.wait({future}, timeout=POLL)
+                done = sum(f.exists() for f in files)
+                if done != self.progress.value:
+                    self.progress.value = done
+                    self.status.object = f"Computing: {done} of {len(files)} task(s) done ..."
+        finally:
+            self.cancel.visible = False
+            self._token.unlink(missing_ok=True)
+            self._token = None
         try:
             outcome = future.result()
+        except Cancelled:
+            self.status.object = (f"Stopped after {self.progress.value} of {len(files)} task(s) "
+                                  f"(finished tasks are cached).")
+            return
         except Exception as err:
             if isinstance(err, BrokenProcessPool):
                 _reset_pool()
@@ -280,7 +317,7 @@ class StudyPage(pn.viewable.Viewer):
             width=330, styles={"background": "#f7f7f7"}, scroll=False,
         )
         main = pn.Column(
-            pn.Row(self.progress, self.status), self.error, self.command,
+            self.notice, pn.Row(self.progress, self.cancel, self.status), self.error, self.command,
             # claims beside the figures, or under them when the window is too narrow
             pn.FlexBox(self.figures, pn.Column(pn.pane.Markdown("#### Claims", margin=(0, 10)), self.claims),
                        flex_wrap="wrap", sizing_mode="stretch_width"),
@@ -384,8 +421,8 @@ def study_page(study: str, *, scale: str = "quick", cache: str | None = None,
     """A study's page; it starts computing once shown (in a server session or a notebook).
     In a server session ``?experiment=NAME`` in the URL selects the experiment."""
     asked = [a.decode() for a in pn.state.session_args.get("experiment", [])] if pn.state.curdoc else []
-    if experiment is None and asked and asked[0] in {e.name for e in registry.experiments(study)}:
-        experiment = asked[0]
+    if experiment is None and asked:
+        experiment = asked[0]  # an unknown name is reported on the page
     page = StudyPage(study, scale=scale, cache=cache, experiment=experiment)
     pn.state.onload(page.refresh)
     return page

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,17 @@ def _restore_pinned(ds: xr.Dataset, exp: registry.Experiment, resolved: registry
     return ds.expand_dims(pinned).transpose(*grid, "seed", ..., missing_dims="ignore")
 
 
-def run(job: Job) -> Outcome:
+def run(job: Job, cancel: str | None = None) -> Outcome:
+    """Run ``job``; if the file ``cancel`` appears, stop before the next task (raises
+    :class:`~theorylab.core.sweep.Cancelled`), so a newer request gets the worker."""
     start = time.perf_counter()
     warm = job.experiment in _ran
     exp = job.experiment_object()
     overrides = dict(job.overrides)
     resolved = exp.resolve(job.scale, overrides)
-    ds = pipeline.run_experiment(exp, job.scale, overrides=overrides, store=job.store(), progress=False)
+    stop = (lambda: os.path.exists(cancel)) if cancel else None
+    ds = pipeline.run_experiment(exp, job.scale, overrides=overrides, store=job.store(), progress=False,
+                                 stop=stop)
     ds = _restore_pinned(ds, exp, resolved, job.scale)
     tasks = len(make_tasks(resolved.base, resolved.grid, resolved.seeds))
     figures = [_render(name, fn, ds) for name, fn in exp.figure_functions().items()]
