@@ -75,6 +75,17 @@ def test_arccos_j_closed_values():
     assert kernels.arccos_j(-1.0 - 1e-12) == kernels.arccos_j(-1.0)
 
 
+def test_arccos_j_matches_libm_arccos():
+    """Oracle: NumPy's libm arccos. The kernel's J is a Taylor series of asin; its absolute error stays at float64
+    rounding (|J| <= pi) everywhere on [-1, 1], including around the branch point |c| = 1/2 and near +-1."""
+    c = np.concatenate([np.linspace(-1, 1, 200_001), 0.5 + np.arange(-50, 51) * 1e-15,
+                        -0.5 + np.arange(-50, 51) * 1e-15, 1 - np.logspace(-16, -1, 300),
+                        -1 + np.logspace(-16, -1, 300)])
+    want = np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c
+    got = np.array([kernels.arccos_j(x) for x in c])
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-15)
+
+
 @pytest.mark.parametrize("N, d", [(1, 3), (4, 5), (8, 8)])
 def test_rfa_kernel_matches_pair_matrix_twin(N, d):
     """Oracle: reference.rfa_kernel, the general arc-cosine formula on vec(x~_0 x~_i^T) (no unit-norm shortcut)."""

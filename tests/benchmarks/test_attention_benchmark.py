@@ -2,14 +2,16 @@
 
 Run: ``pytest tests/benchmarks/test_attention_benchmark.py -m bench``.  Throughput is in each benchmark's
 ``extra_info`` as GFLOP/s, counting for the features ``n M (2 d1^2 + 4 N d1)`` flops (query, scores, and
-the value sum as if every ReLU were active), for the matmul ``2 n^3``.  Default threading for all
-(Numba's and BLAS's thread pools).
+the value sum as if every ReLU were active), for the matmul ``2 n^3``.  Everything runs with one Numba
+and one BLAS thread, as every sweep task does; on a shared machine add
+``--benchmark-timer time.process_time`` (CPU seconds instead of wall time).
 """
 
 import numpy as np
 import pytest
 
 from theorylab.attention import kernels, model, reference
+from theorylab.core.sweep import single_threaded
 
 n, N, d, M = 2000, 8, 8, 512      # paper-scale d, N, M
 D1 = d + 1
@@ -32,14 +34,16 @@ def test_rfa_features_numba(benchmark):
     WT, out = model.heads_last(W), np.empty((n, D1 * M))
     kernels.rfa_features(q, k, WT, out)  # compile / warm up
     benchmark.group = GROUP
-    benchmark(kernels.rfa_features, q, k, WT, out)
+    with single_threaded():
+        benchmark(kernels.rfa_features, q, k, WT, out)
     _gflops(benchmark, FEATURE_FLOPS)
 
 
 def test_rfa_features_numpy_einsum(benchmark):
     q, k, W = _inputs()
     benchmark.group = GROUP
-    benchmark.pedantic(reference.rfa_features, args=(q, k, W), rounds=3, iterations=1)
+    with single_threaded():
+        benchmark.pedantic(reference.rfa_features, args=(q, k, W), rounds=3, iterations=1)
     _gflops(benchmark, FEATURE_FLOPS)
 
 
@@ -48,11 +52,15 @@ def test_blas_matmul_rate(benchmark):
     size = 1024
     a = np.random.default_rng(1).standard_normal((size, size))
     benchmark.group = GROUP
-    benchmark(np.matmul, a, a)
+    with single_threaded():
+        benchmark(np.matmul, a, a)
     _gflops(benchmark, 2 * size**3)
 
 
-KERNEL_GROUP = "closed-form RFA kernel 300 x 300 sequences, d=N=8"
+KERNEL_GROUP = "closed-form RFA kernel 300 x 300 sequences, d=N=8, one thread"
+# flops per key pair: the inner product (2 d), J by the 25-term asin series in Horner form (2 x 25), the
+# reduction of |c| > 1/2 (~6), sqrt(1 - c^2) and J g (~6): counted as 2 d + 62 with both sqrts as one flop each
+KERNEL_FLOPS_PER_PAIR = 2 * d + 62
 
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
@@ -60,10 +68,60 @@ def test_rfa_kernel(benchmark, impl):
     rng = np.random.default_rng(2)
     q, k = model.sample_sequences(rng, 300, N, d)
     benchmark.group = KERNEL_GROUP
-    if impl == "numba":
-        out = np.empty((300, 300))
-        kernels.rfa_kernel(q, k, q, k, out)
-        benchmark(kernels.rfa_kernel, q, k, q, k, out)
-    else:
-        benchmark.pedantic(reference.rfa_kernel, args=(q, k, q, k), rounds=3, iterations=1)
+    with single_threaded():
+        if impl == "numba":
+            out = np.empty((300, 300))
+            kernels.rfa_kernel(q, k, q, k, out)
+            benchmark(kernels.rfa_kernel, q, k, q, k, out)
+        else:
+            benchmark.pedantic(reference.rfa_kernel, args=(q, k, q, k), rounds=3, iterations=1)
     benchmark.extra_info["key_pairs_per_second"] = 300 * 300 * N * N / benchmark.stats.stats.mean
+    _gflops(benchmark, 300 * 300 * N * N * KERNEL_FLOPS_PER_PAIR)
+
+
+def test_blas_matmul_rate_one_thread(benchmark):
+    """The roofline of the one-thread kernels (every sweep task runs single-threaded)."""
+    size = 1024
+    a = np.random.default_rng(1).standard_normal((size, size))
+    benchmark.group = KERNEL_GROUP
+    with single_threaded():
+        benchmark(np.matmul, a, a)
+    _gflops(benchmark, 2 * size**3)
+
+
+RIDGE_N = 2048
+RIDGE_GROUP = f"ridge path n={RIDGE_N}, 9 penalties, 4 targets, one thread"
+
+
+def _ridge_inputs():
+    rng = np.random.default_rng(3)
+    F = rng.standard_normal((RIDGE_N + 1000, 3 * RIDGE_N)) / np.sqrt(3 * RIDGE_N)
+    G, C = F[:RIDGE_N] @ F[:RIDGE_N].T, F[RIDGE_N:] @ F[:RIDGE_N].T
+    y = rng.standard_normal((RIDGE_N + 500, 4))
+    return G, C, y[:RIDGE_N], y[RIDGE_N:], rng.standard_normal((500, 4))
+
+
+def test_ridge_cholesky_path(benchmark):
+    """One Cholesky factorisation per penalty (n^3 / 3 flops each), shared by the targets: the study's solver."""
+    G, C, y, yv, ft = _ridge_inputs()
+    benchmark.group = RIDGE_GROUP
+    with single_threaded():
+        benchmark.pedantic(model.ridge_errors, args=(G, C, y, yv, ft, (RIDGE_N,), model.LAMS), rounds=3,
+                           iterations=1)
+    _gflops(benchmark, len(model.LAMS) * RIDGE_N**3 / 3)
+
+
+def test_ridge_one_eigendecomposition(benchmark):
+    """The alternative: one symmetric eigendecomposition serving every penalty (then only O(n^2) per penalty)."""
+    G, *_ = _ridge_inputs()
+    benchmark.group = RIDGE_GROUP
+    with single_threaded():
+        benchmark.pedantic(np.linalg.eigh, args=(G,), rounds=2, iterations=1)
+
+
+def test_blas_matmul_rate_ridge_size(benchmark):
+    a = np.random.default_rng(1).standard_normal((RIDGE_N, RIDGE_N))
+    benchmark.group = RIDGE_GROUP
+    with single_threaded():
+        benchmark.pedantic(np.matmul, args=(a, a), rounds=3, iterations=1)
+    _gflops(benchmark, 2 * RIDGE_N**3)
