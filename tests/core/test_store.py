@@ -20,14 +20,14 @@ from theorylab.deeplinear.model import SplitParams
 
 def _dataset(n=5):
     return xr.Dataset({"x": (("t",), np.linspace(0, 1, n))}, coords={"t": np.arange(n)},
-                      attrs={"study": "toy", "values": [1.0, 2.0], "seed": 3})
+                      attrs={"study": "deeplinear", "values": [1.0, 2.0], "seed": 3})
 
 
 def _save(store, ds, seed=0, experiment="e"):
     """Save ``ds`` under the key of (deeplinear-like toy params, seed); return the key."""
-    payload = key_payload("toy", experiment, SplitParams(), seed)
+    payload = key_payload("deeplinear", experiment, SplitParams(), seed)
     key = payload_key(payload)
-    store.save("toy", key, ds, payload)
+    store.save("deeplinear", key, ds, payload)
     return key
 
 
@@ -55,11 +55,11 @@ def test_key_includes_numerical_library_versions(monkeypatch):
 def test_round_trip_is_exact(tmp_path):
     store = Store(tmp_path)
     ds = _dataset()
-    payload = key_payload("toy", "e", SplitParams(), 0)
+    payload = key_payload("deeplinear", "e", SplitParams(), 0)
     key = payload_key(payload)
-    assert store.load("toy", key) is None
-    store.save("toy", key, ds, payload, seconds=0.5)
-    xr.testing.assert_identical(store.load("toy", key), ds)  # the cache's own attrs are not served
+    assert store.load("deeplinear", key) is None
+    store.save("deeplinear", key, ds, payload, seconds=0.5)
+    xr.testing.assert_identical(store.load("deeplinear", key), ds)  # the cache's own attrs are not served
 
 
 def test_checksum_is_stable_under_a_netcdf_round_trip_and_sees_every_value(tmp_path):
@@ -89,7 +89,7 @@ def test_damaged_entry_is_quarantined_with_one_warning_and_not_served(tmp_path, 
     store = Store(tmp_path)
     ds = _dataset().assign(y=("t", np.array([0.1234567, 2.5, 3.5, 4.5, 5.5])))
     key = _save(store, ds)
-    path = store.path("toy", key)
+    path = store.path("deeplinear", key)
     raw = path.read_bytes()
     if damage == "bit flip in a value":
         _flip_data_byte(path, 0.1234567)
@@ -104,48 +104,48 @@ def test_damaged_entry_is_quarantined_with_one_warning_and_not_served(tmp_path, 
             bad = bytearray(raw)
             bad[at] ^= 0x01
             path.write_bytes(bytes(bad))
-            got = Store(tmp_path).load("toy", key)
+            got = Store(tmp_path).load("deeplinear", key)
             assert got is None or got.identical(ds), f"byte {at} flipped was served as a result"
         capsys.readouterr()
         return
-    assert store.load("toy", key) is None
+    assert store.load("deeplinear", key) is None
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("theorylab: warning: cache entry") and "Traceback" not in err
     assert not path.exists()
-    assert len(list((tmp_path / ".quarantine" / "toy").iterdir())) == 1
+    assert len(list((tmp_path / ".quarantine" / "deeplinear").iterdir())) == 1
     _save(store, ds)  # recomputed and stored again under the same key
-    xr.testing.assert_identical(store.load("toy", key), ds)
+    xr.testing.assert_identical(store.load("deeplinear", key), ds)
 
 
 def test_entry_copied_over_another_key_is_not_served(tmp_path, capsys):
     store = Store(tmp_path)
     key0, key1 = _save(store, _dataset(), seed=0), _save(store, _dataset(7), seed=1)
-    store.path("toy", key0).write_bytes(store.path("toy", key1).read_bytes())
-    assert store.load("toy", key0) is None
+    store.path("deeplinear", key0).write_bytes(store.path("deeplinear", key1).read_bytes())
+    assert store.load("deeplinear", key0) is None
     assert "computed for another key" in capsys.readouterr().err
-    assert store.load("toy", key1) is not None
+    assert store.load("deeplinear", key1) is not None
 
 
 def test_entry_without_key_record_is_not_served(tmp_path, capsys):
     """A NetCDF file dropped into the cache by hand (or by an older version) carries no key record."""
     store = Store(tmp_path)
-    key = cache_key("toy", "e", SplitParams(), 0)
-    store.path("toy", key).parent.mkdir(parents=True)
-    _dataset().to_netcdf(store.path("toy", key))
-    assert store.load("toy", key) is None
+    key = cache_key("deeplinear", "e", SplitParams(), 0)
+    store.path("deeplinear", key).parent.mkdir(parents=True)
+    _dataset().to_netcdf(store.path("deeplinear", key))
+    assert store.load("deeplinear", key) is None
     assert "no checksum or key record" in capsys.readouterr().err
 
 
 def test_verify_and_clean(tmp_path, capsys):
     store = Store(tmp_path)
     good, bad = _save(store, _dataset(), seed=0), _save(store, _dataset(), seed=1)
-    store.path("toy", bad).write_bytes(b"")
+    store.path("deeplinear", bad).write_bytes(b"")
     checked, damaged, stale = store.verify()
     assert checked == 2 and [p.stem for p, _ in damaged] == [bad] and stale == 0
     assert "theorylab: warning" in capsys.readouterr().err
-    stale_payload = {**key_payload("toy", "e", SplitParams(), 2), "code": "an-older-digest"}
-    store.save("toy", payload_key(stale_payload), _dataset(), stale_payload)
-    _dataset().to_netcdf(tmp_path / "toy" / f"{'0' * 32}.nc")  # an entry of an older format
+    stale_payload = {**key_payload("deeplinear", "e", SplitParams(), 2), "code": "an-older-digest"}
+    store.save("deeplinear", payload_key(stale_payload), _dataset(), stale_payload)
+    _dataset().to_netcdf(tmp_path / "deeplinear" / f"{'0' * 32}.nc")  # an entry of an older format
     assert store.verify()[2] == 2
     removed = store.clean()
     assert removed["stale"] == 2 and removed["quarantined"] == 1
@@ -160,7 +160,7 @@ def test_write_refused_by_a_full_disk_is_one_line_saying_so(tmp_path, monkeypatc
     monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
     with pytest.raises(CacheError, match="^no space left on the device holding the cache .*--no-cache"):
         _save(Store(tmp_path), _dataset())
-    assert list((tmp_path / "toy").iterdir()) == []
+    assert list((tmp_path / "deeplinear").iterdir()) == []
 
 
 def test_netcdf_hdf_error_on_a_nearly_full_disk_is_reported_as_no_space(tmp_path, monkeypatch):
@@ -198,7 +198,7 @@ def test_preflight_names_the_path_and_the_fix(tmp_path, monkeypatch, case):
         monkeypatch.setattr(store_module, "_free_bytes", lambda path: 100 << 20)
         message = "not enough space for the cache .*about 200 MB needed"
     with pytest.raises(CacheError, match=message) as err:
-        Store(root).preflight({"toy": 200_000_000})
+        Store(root).preflight({"deeplinear": 200_000_000})
     assert str(root) in str(err.value) and "--cache" in str(err.value)
 
 
@@ -206,14 +206,14 @@ def test_preflight_on_a_really_read_only_folder(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root writes through permission bits; the mocked case above covers it")
     root = tmp_path / "ro"
-    (root / "toy").mkdir(parents=True)
+    (root / "deeplinear").mkdir(parents=True)
     root.chmod(0o500)
-    (root / "toy").chmod(0o500)
+    (root / "deeplinear").chmod(0o500)
     try:
         with pytest.raises(CacheError, match="cannot write"):
-            Store(root).preflight({"toy": 0})
+            Store(root).preflight({"deeplinear": 0})
     finally:
-        (root / "toy").chmod(0o700)
+        (root / "deeplinear").chmod(0o700)
         root.chmod(0o700)
 
 
@@ -231,7 +231,7 @@ def test_cache_io_takes_no_distributed_lock_while_a_client_is_active(tmp_path, m
     with dask_client(n_workers=1):
         monkeypatch.setattr(Lock, "acquire", refuse)
         key = _save(store, _dataset())
-        xr.testing.assert_identical(store.load("toy", key), _dataset())
+        xr.testing.assert_identical(store.load("deeplinear", key), _dataset())
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
@@ -246,7 +246,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(CacheError, match="disk full"):
         _save(store, _dataset())
     assert store.entries() == []
-    assert list((tmp_path / "toy").iterdir()) == []
+    assert list((tmp_path / "deeplinear").iterdir()) == []
 
 
 def test_killed_writer_leaves_no_corrupt_entry(tmp_path):
@@ -256,9 +256,9 @@ def test_killed_writer_leaves_no_corrupt_entry(tmp_path):
         from theorylab.core.store import Store, key_payload, payload_key
         from theorylab.deeplinear.model import SplitParams
         ds = xr.Dataset({{"x": (("i", "j"), np.random.default_rng(0).random((4000, 4000)))}})
-        payload = key_payload("toy", "big", SplitParams(), 0)
+        payload = key_payload("deeplinear", "big", SplitParams(), 0)
         print(payload_key(payload), flush=True)
-        Store({str(tmp_path)!r}).save("toy", payload_key(payload), ds, payload)
+        Store({str(tmp_path)!r}).save("deeplinear", payload_key(payload), ds, payload)
         print("done", flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -266,11 +266,11 @@ def test_killed_writer_leaves_no_corrupt_entry(tmp_path):
     time.sleep(0.05)  # the 128 MB write takes longer than this
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    final = tmp_path / "toy" / f"{key}.nc"
+    final = tmp_path / "deeplinear" / f"{key}.nc"
     if final.exists():  # the write won the race: then the file must be complete
-        assert Store(tmp_path).load("toy", key).x.shape == (4000, 4000)
+        assert Store(tmp_path).load("deeplinear", key).x.shape == (4000, 4000)
     else:
-        assert Store(tmp_path).load("toy", key) is None
+        assert Store(tmp_path).load("deeplinear", key) is None
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
@@ -286,7 +286,7 @@ def test_written_files_get_umask_permissions_not_temp_file_ones(tmp_path):
     try:
         write_atomic(tmp_path / "a.txt", b"x")
         store = Store(tmp_path)
-        path = store.path("toy", _save(store, xr.Dataset({"v": ("t", [1.0])})))
+        path = store.path("deeplinear", _save(store, xr.Dataset({"v": ("t", [1.0])})))
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

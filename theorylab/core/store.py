@@ -339,7 +339,7 @@ def _is_current(study: str, payload: dict) -> bool:
 def _safe_digest(study: str) -> str | None:
     try:
         return code_digest(study)
-    except OSError:
+    except (OSError, ValueError):  # a study no longer installed (e.g. a removed plugin): its entries are stale
         return None
 
 
