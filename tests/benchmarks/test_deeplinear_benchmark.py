@@ -1,4 +1,4 @@
-"""Model A kernels vs their NumPy twins.  Run: ``pytest tests/benchmarks -m bench``."""
+"""Two-pathway kernels vs their NumPy twins.  Run: ``pytest tests/benchmarks -m bench``."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Numba kernels of Model A against their plain-NumPy twins (ground truth: reference.py)."""
+"""Numba kernels of the two-pathway model against their plain-NumPy twins (ground truth: reference.py)."""
 
 import numpy as np
 import pytest

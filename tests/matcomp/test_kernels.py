@@ -1,11 +1,11 @@
-"""Model B kernels (deep matrix completion GD) against their NumPy twin and exact invariants."""
+"""Matrix-completion kernels (deep matrix completion GD) against their NumPy twin and exact invariants."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from theorylab.deeplinear import kernels, reference
-from theorylab.deeplinear.model import (gaussian_init, low_rank_target, observation_mask, run_gd,
+from theorylab.matcomp import kernels, reference
+from theorylab.matcomp.model import (gaussian_init, low_rank_target, observation_mask, run_gd,
                                            sample_observations)
 
 N = 12
@@ -37,7 +37,7 @@ def test_kernel_matches_numpy_reference(depth, subset):
     test_loss, task1_loss, W_final, sigma, traj = run_gd(W0, M1, mask1, M2, mask2, LR, T_SWITCH,
                                                          N_CONTINUE, 3, 5, "float64")
     for b, ts in enumerate(T_SWITCH):
-        ref = reference.mc_gd_single(W0, M1, mask1, M2, mask2, LR, ts, N_CONTINUE, 3, 5)
+        ref = reference.gd_single(W0, M1, mask1, M2, mask2, LR, ts, N_CONTINUE, 3, 5)
         k = len(ref["test_traj"])
         assert_allclose(test_loss[b], ref["test_loss"], rtol=1e-9, atol=1e-12)
         assert_allclose(task1_loss[b], ref["task1_loss"], rtol=1e-9, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Model B kernel (deep matrix completion GD) vs its NumPy twin.  Run: ``pytest tests/benchmarks -m bench``.
+"""Matrix-completion kernel (deep matrix completion GD) vs its NumPy twin.  Run: ``pytest tests/benchmarks -m bench``.
 
 N = 100, D = 3, float32, 300 full-batch steps, single-threaded BLAS (as in the sweep workers).
 The numba/numpy time ratio is recorded in ``extra_info["numba_over_numpy"]``.
@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from theorylab.deeplinear import kernels, reference
-from theorylab.deeplinear.model import (gaussian_init, low_rank_target, observation_mask,
+from theorylab.matcomp import kernels, reference
+from theorylab.matcomp.model import (gaussian_init, low_rank_target, observation_mask,
                                            sample_observations, single_threaded)
 
 N, DEPTH, STEPS = 100, 3, 300
