@@ -42,6 +42,13 @@ def _replace_finest_lr_by_coarsest(ds):
     return out
 
 
+def _relabel_activations(ds):
+    """tanh and ReLU swapped: the claim must tell which activation breaks the even split."""
+    out = ds.copy(deep=True)
+    acts = list(out.activation.values)
+    return out.assign_coords(activation=[{"tanh": "relu", "relu": "tanh"}.get(a, a) for a in acts])
+
+
 # a plausible wrong answer for each claim: a sign error, a mislabelled axis, a 2-10% bias
 NEGATIVE = {
     "deeplinear.gd-equals-mode-map": _nudge("K", 1e-7),
@@ -56,4 +63,7 @@ NEGATIVE = {
     "deeplinear.saxe-learning-time": _scale_k(1.1),
     "deeplinear.phase-depth-amplifies": _reverse("depth"),
     "deeplinear.phase-small-invariant": _scale_k(1.05, pathway="a"),
+    "deeplinear.nonlinear-early-deficit-permanent": _swap_pathways,
+    "deeplinear.nonlinear-late-deficit-harmless": _scale_k(0.97, pathway="b"),
+    "deeplinear.relu-middle-deficit-uneven": _relabel_activations,
 }

@@ -20,6 +20,8 @@ BAD_PARAMETERS = [
     (model.PathwayParams, {"depth": 20}, "lr"),            # beyond the edge of stability
     (model.PathwayParams, {"gate": "block"}, "gate"),
     (model.PathwayParams, {"lesion_mode": 8}, "lesion_mode"),
+    (model.PathwayParams, {"activation": "sigmoid"}, "activation"),
+    (model.PathwayParams, {"activation": "tanh", "lesion_mode": 1}, "lesion_mode"),
     (model.PhaseParams, {"regime": "medium"}, "regime"),
     (model.PhaseParams, {"early_window": (0.0, 0.015, 1.0)}, "early_window"),
     (model.PhaseParams, {"n_inits": 5, "init_std": 0.0}, "init_std"),
@@ -31,6 +33,7 @@ BAD_PARAMETERS = [
 SIMULATORS = [
     (model.simulate_pathways, model.PathwayParams(width=16, t_final=1.0, record_dt=0.1)),
     (model.simulate_phase, model.PhaseParams()),
+    (model.simulate_pathways, model.PathwayParams(width=16, t_final=1.0, record_dt=0.1, activation="relu")),
 ]
 
 

@@ -19,6 +19,25 @@ MODE_COLORS = plt.get_cmap("tab10").colors
 PATHWAY_COLORS = {"a": "#1f77b4", "b": "#d62728"}
 
 
+def _mode_groups(s: np.ndarray) -> list[tuple[float, list[int], tuple]]:
+    """Modes grouped by singular value (degenerate modes share it), strongest first, one colour each."""
+    values = sorted({round(float(v), 9) for v in s}, reverse=True)
+    groups = []
+    for i, value in enumerate(values):
+        modes = [m for m in range(s.size) if round(float(s[m]), 9) == value]
+        groups.append((value, modes, MODE_COLORS[i % 10]))
+    return groups
+
+
+def _mode_label(value: float, modes: list[int]) -> str:
+    names = f"mode {modes[0]}" if len(modes) == 1 else f"modes {modes[0]}-{modes[-1]}"
+    return f"{names} (s={value:.2f})"
+
+
+def _mode_color(s: np.ndarray, m: int):
+    return next(color for _, modes, color in _mode_groups(s) if m in modes)
+
+
 def _deficit_label(onset: float, t_final: float) -> str:
     frac = onset / t_final
     return "early" if frac < 0.2 else ("middle" if frac < 0.6 else "late")
@@ -33,7 +52,7 @@ def _shade(ax, start: float, stop: float) -> None:
 def fig2_deficit_timing(ds: xr.Dataset) -> plt.Figure:
     """Critical period in the two-pathway network (depth 4). Pathway b is frozen during the grey window
     (early, middle or late). Markers: full-matrix GD, K_a (x) and K_b (+) every 35 epochs, one colour per
-    mode of Sigma_yx; dashed black: scipy gradient flow from the same initialisation. An early deficit
+    distinct singular value of Sigma_yx (degenerate modes 2-3 and 4-7 share theirs); dashed black: scipy gradient flow from the same initialisation. An early deficit
     hands every feature to pathway a; a middle one only the weak features not yet learned; a late one
     changes nothing."""
     sub = ds.isel(seed=0)
@@ -53,7 +72,7 @@ def fig2_deficit_timing(ds: xr.Dataset) -> plt.Figure:
         _shade(ax, onset / lr, (onset + length) / lr)
         marks = slice(None, None, 35)
         for m in range(s.size):
-            color = MODE_COLORS[m % 10]
+            color = _mode_color(s, m)
             ax.plot(epochs[marks], run.K.sel(pathway="a", mode=m).values[marks], "x", ms=4, color=color)
             ax.plot(epochs[marks], run.K.sel(pathway="b", mode=m).values[marks], "+", ms=5, color=color)
         ax.plot(t_fine / lr, ka, "k--", lw=0.7)
@@ -64,16 +83,16 @@ def fig2_deficit_timing(ds: xr.Dataset) -> plt.Figure:
     handles = [plt.Line2D([], [], ls="", marker="x", color="k", label="GD, pathway a"),
                plt.Line2D([], [], ls="", marker="+", color="k", label="GD, pathway b"),
                plt.Line2D([], [], ls="--", color="k", label="gradient flow")]
-    handles += [plt.Line2D([], [], color=MODE_COLORS[m], label=f"mode {m} (s={s[m]:.2f})")
-                for m in (0, 1, 2, 4)]
+    handles += [plt.Line2D([], [], color=color, label=_mode_label(value, modes))
+                for value, modes, color in _mode_groups(s)]
     np.atleast_1d(axes)[len(onsets) // 2].legend(handles=handles, loc="upper right", fontsize=7)
     return fig
 
 
 def fig3_lesion(ds: xr.Dataset) -> plt.Figure:
     """Competition allocates features (depth 3). Pathway b is frozen for the first 200 epochs (grey) and
-    pathway a cannot represent mode 1. Left: modes 0-4 under GD (x: a, +: b) with gradient flow (dashed;
-    the lesioned mode in its colour). Right: final U^T Omega_p V of each pathway in the SVD basis. Once
+    pathway a cannot represent mode 1. Left: modes 0-4 under GD (x: a, +: b; one colour per distinct
+    singular value) with gradient flow (dashed; the lesioned mode in its colour). Right: final U^T Omega_p V of each pathway in the SVD basis. Once
     free, b learns the lesioned feature and nothing else."""
     sub = ds.isel(seed=0)
     lr = float(ds.attrs["lr"])
@@ -90,11 +109,18 @@ def fig3_lesion(ds: xr.Dataset) -> plt.Figure:
     ka, kb = theory.flow_modes(s, p0, p0, depth, t_fine, gate=(onset, onset + length), lesion_a=lesion)
     _shade(ax, onset / lr, (onset + length) / lr)
     marks = slice(None, None, 35)
+    labelled = set()
     for m in range(5):
-        color = MODE_COLORS[m]
+        color = _mode_color(s, m)
+        group = next(g for g in _mode_groups(s) if m in g[1])
+        shown = [k for k in group[1] if k < 5]
+        label = None
+        if group[0] not in labelled:
+            labelled.add(group[0])
+            label = _mode_label(group[0], shown) + (" (lesioned in a)" if m == mode else "")
         ax.plot(sub.epoch[marks], sub.K.sel(pathway="a", mode=m)[marks], "x", ms=4, color=color)
         ax.plot(sub.epoch[marks], sub.K.sel(pathway="b", mode=m)[marks], "+", ms=5, color=color,
-                label=f"mode {m}" + (" (lesioned in a)" if m == mode else ""))
+                label=label)
         line = color if m == mode else "k"
         ax.plot(t_fine / lr, ka[:, m], "--", color=line, lw=0.7)
         ax.plot(t_fine / lr, kb[:, m], "--", color=line, lw=0.7)
@@ -254,3 +280,45 @@ def fig7_phase_small(ds: xr.Dataset) -> plt.Figure:
     [500000, 510000) (bottom). The tiny early head start becomes a permanent, depth-dependent split;
     the late deficit changes nothing."""
     return _phase_panels(ds, lr=float(ds.lr.max()), stream=True)
+
+
+def fig11_12_nonlinear(ds: xr.Dataset) -> plt.Figure:
+    """Deficits in nonlinear two-pathway networks (depth 3, an activation after every layer, the output
+    layer included). Rows: linear control, tanh (Fig. 11), ReLU (Fig. 12); columns: pathway b frozen
+    during the early, middle or late grey window. Markers joined by thin lines: GD, K_a (x) and K_b (+)
+    every 35 epochs, measured from the responses to the 8 items projected on the singular vectors of
+    Sigma_yx; one colour per distinct singular value. tanh keeps the linear picture (early deficit:
+    pathway a takes every feature; middle: only the weak ones; late: even split). With ReLU the early
+    deficit is as decisive, but after a middle deficit even the strong features are no longer split
+    evenly."""
+    sub = ds.isel(seed=0)
+    lr = float(ds.attrs["lr"])
+    length = float(ds.attrs["deficit_length"])
+    acts = list(sub.activation.values)
+    onsets = sub.deficit_onset.values
+    s = sub.s.values
+    fig, axes = figure(len(acts), len(onsets), figsize=(3.2 * len(onsets), 2.6 * len(acts)),
+                       sharex=True, sharey=True, squeeze=False)
+    marks = slice(None, None, 35)
+    for i, act in enumerate(acts):
+        for j, onset in enumerate(onsets):
+            ax = axes[i, j]
+            run = sub.sel(activation=act, deficit_onset=onset)
+            epochs = run.epoch.values
+            _shade(ax, onset / lr, (onset + length) / lr)
+            for m in range(s.size):
+                color = _mode_color(s, m)
+                for pathway, marker, ms in (("a", "x", 4), ("b", "+", 5)):
+                    k = run.K.sel(pathway=pathway, mode=m).values[marks]
+                    ax.plot(epochs[marks], k, marker=marker, ms=ms, lw=0.5, color=color, alpha=0.85)
+            ax.set_title(f"{act}, {_deficit_label(onset, float(run.time[-1]))} deficit", fontsize=9)
+            if i == len(acts) - 1:
+                ax.set_xlabel("epoch (GD update)")
+            if j == 0:
+                ax.set_ylabel(r"$K_\alpha$ (responses)")
+    handles = [plt.Line2D([], [], ls="", marker="x", color="k", label="pathway a"),
+               plt.Line2D([], [], ls="", marker="+", color="k", label="pathway b")]
+    handles += [plt.Line2D([], [], color=color, label=_mode_label(value, modes))
+                for value, modes, color in _mode_groups(s)]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7)
+    return fig

@@ -147,3 +147,108 @@ def pathway_gd(Wa0, Wb0, target, U, V, lr, n_steps, gate_b, remove_b, lesion, pr
                 grad = suffix[p, l].T @ g @ prefix[p, l].T
                 Ws[p, l] -= lr * grad
     return k_rec, loss_rec, offdiag_rec, final
+
+
+# --- nonlinear pathways ---------------------------------------------------------------------------
+
+LINEAR, TANH, RELU = 0, 1, 2   # activation codes of :func:`nonlinear_pathway_gd`
+
+
+@njit(cache=True)
+def _activate(z, act):
+    if act == TANH:
+        return np.tanh(z)
+    if act == RELU:
+        return z if z > 0.0 else 0.0
+    return z
+
+
+@njit(cache=True)
+def _slope(z, act):
+    """Derivative of the activation at the pre-activation ``z`` (ReLU: 0 at z = 0)."""
+    if act == TANH:
+        t = np.tanh(z)
+        return 1.0 - t * t
+    if act == RELU:
+        return 1.0 if z > 0.0 else 0.0
+    return 1.0
+
+
+@njit(cache=True)
+def nonlinear_pathway_gd(Wa0, Wb0, target, U, V, lr, n_steps, gate_b, remove_b, act, n_in, n_modes,
+                         record_every):
+    """Full-batch GD of two pathways with an activation after every layer, the output layer included.
+
+    Pathway p maps the one-hot items (columns of ``I[:, :n_in]``) through
+    ``H_l = act(W_l H_{l-1})``; the prediction is ``Y_a + Y_b`` with ``Y_p = H_D`` (``H x n_in``),
+    the loss ``1/2 ||Y_a + Y_b - target||_F^2`` (``target`` is ``H x n_in``).  Backpropagation:
+    ``delta_D = R * act'(Z_D)``, ``grad_l = delta_l H_{l-1}^T``,
+    ``delta_{l-1} = (W_l^T delta_l) * act'(Z_{l-1})``.  ``gate_b[k]`` freezes pathway b during update
+    ``k`` (its output still predicts unless ``remove_b``).  Only the ``n_in`` item columns are
+    propagated, so a step costs ``O(D H^2 n_in)``.  With ``act = LINEAR`` this is
+    :func:`pathway_gd` without a lesion.
+
+    Returns ``(K, loss, offdiag, final)`` as :func:`pathway_gd`, with ``Y_p`` in place of
+    ``Omega_p``: ``K[r, p, a] = (U^T Y_p V)[a, a]``.
+    """
+    depth, h, _ = Wa0.shape
+    Ws = np.empty((2, depth, h, h))
+    Ws[0] = Wa0
+    Ws[1] = Wb0
+    Z = np.zeros((2, depth, h, n_in))      # pre-activations
+    Hs = np.zeros((2, depth + 1, h, n_in))  # Hs[p, 0] = the one-hot inputs
+    for p in range(2):
+        for i in range(n_in):
+            Hs[p, 0, i, i] = 1.0
+    grads = np.empty((depth, h, h))
+    n_rec = n_steps // record_every + 1
+    k_rec = np.empty((n_rec, 2, n_modes))
+    loss_rec = np.empty(n_rec)
+    offdiag_rec = np.empty(n_rec)
+    final = np.zeros((2, h, h))
+    Vin = V[:n_in, :n_in].copy()
+    r = 0
+    for k in range(n_steps + 1):
+        for p in range(2):
+            for l in range(depth):
+                np.dot(Ws[p, l], Hs[p, l], Z[p, l])
+                for i in range(h):
+                    for j in range(n_in):
+                        Hs[p, l + 1, i, j] = _activate(Z[p, l, i, j], act)
+        gated = k < n_steps and gate_b[k]
+        residual = Hs[0, depth] - target
+        if not (gated and remove_b):
+            residual = residual + Hs[1, depth]
+        if k % record_every == 0:
+            loss_rec[r] = 0.5 * np.sum(residual * residual)
+            worst = 0.0
+            for p in range(2):
+                proj = U.T @ Hs[p, depth] @ Vin
+                for a in range(n_modes):
+                    k_rec[r, p, a] = proj[a, a]
+                    for b in range(n_modes):
+                        if a != b and abs(proj[a, b]) > worst:
+                            worst = abs(proj[a, b])
+            offdiag_rec[r] = worst
+            r += 1
+        if k == n_steps:
+            for p in range(2):
+                final[p, :, :n_in] = U.T @ Hs[p, depth] @ Vin
+            break
+        for p in range(2):
+            if p == 1 and gated:
+                continue
+            delta = np.empty((h, n_in))
+            for i in range(h):
+                for j in range(n_in):
+                    delta[i, j] = residual[i, j] * _slope(Z[p, depth - 1, i, j], act)
+            for l in range(depth - 1, -1, -1):
+                np.dot(delta, Hs[p, l].T, grads[l])
+                if l > 0:
+                    back = Ws[p, l].T @ delta
+                    for i in range(h):
+                        for j in range(n_in):
+                            delta[i, j] = back[i, j] * _slope(Z[p, l - 1, i, j], act)
+            for l in range(depth):
+                Ws[p, l] -= lr * grads[l]
+    return k_rec, loss_rec, offdiag_rec, final

@@ -71,6 +71,8 @@ class PathwayParams(Params):
     gate: str = param("detach", "deficit semantics: b frozen but still predicts (detach) or also silent (remove)",
                       choices=("detach", "remove"))
     lesion_mode: int = param(-1, "mode of Sigma_yx pathway a cannot represent (-1 = none)", ge=-1, le=7)
+    activation: str = param("linear", "activation after every layer, the output layer included",
+                            choices=("linear", "tanh", "relu"))
 
     def check(self) -> None:
         n_steps = _steps("t_final", self.t_final, self.lr)
@@ -81,6 +83,12 @@ class PathwayParams(Params):
         _steps("deficit_onset", self.deficit_onset, self.lr)
         _steps("deficit_length", self.deficit_length, self.lr)
         _check_stable(self.lr, self.depth, float(theory.target_strengths().max()))
+        if self.activation != "linear" and self.lesion_mode >= 0:
+            raise ValueError(f"lesion_mode must be -1 for a nonlinear network (got {self.lesion_mode} "
+                             f"with activation {self.activation!r})")
+
+
+ACTIVATIONS = {"linear": kernels.LINEAR, "tanh": kernels.TANH, "relu": kernels.RELU}
 
 
 def aligned_init(depth: int, width: int, init_scale: float, init_noise: float,
@@ -139,9 +147,14 @@ def simulate_pathways(params: PathwayParams, seed: int) -> xr.Dataset:
     proj_u = _padded((U * keep_u) @ U.T, p.width)
     proj_v = _padded((V * keep_v) @ V.T, p.width)
     target = _padded(Y.T, p.width)  # the sum-loss target: prediction Omega must equal Y^T = 8 Sigma_yx
-    k_gd, loss, offdiag, final = kernels.pathway_gd(
-        W0, W0.copy(), target, _padded(U, p.width), _padded(V, p.width), p.lr, n_steps, gate,
-        p.gate == "remove", lesion, proj_u, proj_v, n_modes, every)
+    if p.activation == "linear":
+        k_gd, loss, offdiag, final = kernels.pathway_gd(
+            W0, W0.copy(), target, _padded(U, p.width), _padded(V, p.width), p.lr, n_steps, gate,
+            p.gate == "remove", lesion, proj_u, proj_v, n_modes, every)
+    else:
+        k_gd, loss, offdiag, final = kernels.nonlinear_pathway_gd(
+            W0, W0.copy(), np.ascontiguousarray(target[:, :n_modes]), _padded(U, p.width), _padded(V, p.width),
+            p.lr, n_steps, gate, p.gate == "remove", ACTIVATIONS[p.activation], n_modes, n_modes, every)
 
     lesion_a = np.zeros(n_modes, dtype=np.bool_)
     if lesion:
@@ -156,9 +169,9 @@ def simulate_pathways(params: PathwayParams, seed: int) -> xr.Dataset:
     ds = xr.Dataset(
         {
             "K": (("time", "pathway", "mode"), k_gd,
-                  {"long_name": "path singular value u^T Omega_p v (full-matrix GD)"}),
+                  {"long_name": "path singular value u^T Y_p v of the responses to the items (full-matrix GD)"}),
             "K_map": (("time", "pathway", "mode"), np.stack([ka_map, kb_map], axis=1),
-                      {"long_name": "path singular value (per-mode scalar map)"}),
+                      {"long_name": "path singular value of the linear network (per-mode scalar map)"}),
             "loss": (("time",), loss, {"long_name": "training loss 1/2 sum over items of squared error"}),
             "offdiag": (("time",), offdiag, {"long_name": "largest off-diagonal |u_i^T Omega v_j|"}),
             "K_matrix": (("pathway", "out_mode", "mode"), final[:, :U.shape[0], :n_modes],

@@ -70,3 +70,52 @@ def pathway_gd(Wa0, Wb0, target, U, V, lr, n_steps, gate_b, remove_b, lesion, pr
             for l in range(depth):
                 layers[l] = layers[l] - lr * grads[l]
     return np.array(k_rec), np.array(loss_rec), np.array(off_rec), final
+
+
+def nonlinear_pathway_gd(Wa0, Wb0, target, U, V, lr, n_steps, gate_b, remove_b, act, n_in, n_modes,
+                         record_every):
+    """Twin of the nonlinear kernel: the whole padded input ``I_H`` is pushed through (unused items
+    are zero columns, which every activation keeps at zero), activations by name."""
+    f = {0: (lambda z: z, lambda z: np.ones_like(z)),
+         1: (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+         2: (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float))}[act]
+    phi, dphi = f
+    weights = [[w.copy() for w in Wa0], [w.copy() for w in Wb0]]
+    depth, h = len(weights[0]), Wa0.shape[1]
+    X = np.eye(h)
+    target = np.pad(target, ((0, 0), (0, h - target.shape[1])))
+    k_rec, loss_rec, off_rec = [], [], []
+    for k in range(n_steps + 1):
+        pre, post = [], []
+        for layers in weights:
+            zs, hs = [], [X]
+            for W in layers:
+                zs.append(W @ hs[-1])
+                hs.append(phi(zs[-1]))
+            pre.append(zs)
+            post.append(hs)
+        out_a, out_b = post[0][-1], post[1][-1]
+        gated = k < n_steps and gate_b[k]
+        residual = out_a - target + (0.0 if (gated and remove_b) else out_b)
+        if k % record_every == 0:
+            loss_rec.append(0.5 * np.sum(residual[:, :n_in] ** 2))
+            projs = [U.T @ out @ V for out in (out_a, out_b)]
+            k_rec.append([np.diag(pr)[:n_modes] for pr in projs])
+            block = [pr[:n_modes, :n_modes] - np.diag(np.diag(pr)[:n_modes]) for pr in projs]
+            off_rec.append(max(np.abs(b).max() for b in block))
+        if k == n_steps:
+            final = np.array([U.T @ out_a @ V, U.T @ out_b @ V])
+            break
+        for p in (0, 1):
+            if p == 1 and gated:
+                continue
+            zs, hs, layers = pre[p], post[p], weights[p]
+            delta = residual * dphi(zs[-1])
+            grads = [None] * depth
+            for l in range(depth - 1, -1, -1):
+                grads[l] = delta @ hs[l].T
+                if l > 0:
+                    delta = (layers[l].T @ delta) * dphi(zs[l - 1])
+            for l in range(depth):
+                layers[l] = layers[l] - lr * grads[l]
+    return np.array(k_rec), np.array(loss_rec), np.array(off_rec), final
