@@ -60,6 +60,15 @@ def _zeroth_order(ds):
     return out
 
 
+def _gd_lags_flow(ds):
+    """GD running 5% behind in time: the shift a wrong step count or time unit would make."""
+    out = ds.copy(deep=True)
+    n = out.sizes["time"]
+    lag = max(1, n // 20)
+    out["sigma_gd"] = out.sigma_gd.shift(time=lag).fillna(out.sigma_gd.isel(time=0))
+    return out
+
+
 # a plausible wrong answer for each claim: a flattened curve, a reversed sweep axis, a 2-6% bias
 NEGATIVE = {
     "matcomp.shallow-no-critical-period": _tilt_depth1,
@@ -74,4 +83,5 @@ NEGATIVE = {
     "matcomp.subset-more-data": _flat_after_scratch,
     "matcomp.gd-tracks-flow": _gd_off_flow,
     "matcomp.flow-first-order": _zeroth_order,
+    "matcomp.gd-tracks-flow-appendix": _gd_lags_flow,
 }

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from theorylab.core.plotting import figure
+from theorylab.core.plotting import figure, log_axes
 from theorylab.deeplinear import theory
 
 MODE_COLORS = plt.get_cmap("tab10").colors
@@ -155,9 +155,10 @@ def fig_flow_convergence(ds: xr.Dataset) -> plt.Figure:
             p0 = run.K.isel(time=0, pathway=0).values ** (1.0 / depth)
             ka, kb = theory.flow_modes(run.s.values, p0, p0, int(depth), run.time.values, gate=gate)
             errors.append(float(np.abs(np.stack([ka, kb], axis=1) - run.K.values).max()))
-        ax.loglog(lrs, errors, "o-", label=f"D = {depth}")
+        ax.plot(lrs, errors, "o-", label=f"D = {depth}")
     ref = errors[0] * lrs / lrs[0]
-    ax.loglog(lrs, ref, "k:", label="slope 1")
+    ax.plot(lrs, ref, "k:", label="slope 1")
+    log_axes(ax, xticks=lrs)
     ax.set_xlabel("learning rate (Euler step)")
     ax.set_ylabel(r"max $|K_{GD} - K_{flow}|$")
     ax.legend()

@@ -126,7 +126,7 @@ def _deep_beats_nuclear(ds: xr.Dataset) -> tuple:
 # --- seeds --------------------------------------------------------------------------------------
 
 def _every_seed(ds: xr.Dataset) -> tuple:
-    loss = _loss(ds)
+    loss = _loss(ds, depth=max(_values(ds, "depth"))) if "depth" in ds.dims else _loss(ds)
     scratch = loss.isel(t_switch=0)
     dmg = _damage(loss)
     # Thresholds: loss(0) < 0.01 (worst quick seed 0.0023, paper seeds ~1e-3) and a damage
@@ -261,6 +261,38 @@ def _flow_first_order(ds: xr.Dataset) -> tuple:
             "errors " + ", ".join(f"lr {lr:g}: {v:.3g}" for lr, v in zip(err.lr.values, err.values)))
 
 
+APPENDIX_TOL = 0.10   # of the targets' largest singular value, at every recorded step
+APPENDIX_END_RTOL = 0.01  # on the top singular value at the end of every branch
+
+
+def _gd_tracks_flow_appendix(ds: xr.Dataset) -> tuple:
+    # Scale-normalised gap |sigma_GD - sigma_Euler| / max target singular value: what a linear-axis
+    # plot of the trajectories shows.  Relative gaps on each singular value are no measure here:
+    # both are first-order steps of the same flow at lr 0.25, and while a singular value rises
+    # steeply a small shift in time is a large relative gap (up to 50% at quick scale).  Measured
+    # at quick scale: 0.082 (a switch in the middle of the steep rise), 0.027 and 0.013 otherwise;
+    # the end-of-branch top singular values agree to 0.4%.  10% and 1% leave that room; a GD run
+    # 5% behind in time fails both.
+    scale = float(max(ds["target1_sigma"].max(), ds["target2_sigma"].max()))
+    gap = abs(ds["sigma_gd"] - ds["sigma_ode"]) / scale
+    worst = float(gap.max())
+    top = ds.sel(sv=1)
+    ends = []
+    for ts in ds.t_switch.values:
+        gd = top["sigma_gd"].sel(t_switch=ts).dropna("time")
+        ode = top["sigma_ode"].sel(t_switch=ts).dropna("time")
+        ends.append(float(np.max(np.abs(gd.isel(time=-1) - ode.isel(time=-1)) / np.abs(ode.isel(time=-1)))))
+    per_switch = gap.max([d for d in gap.dims if d != "t_switch"])
+    passed = worst < APPENDIX_TOL and max(ends) < APPENDIX_END_RTOL
+    return (f"max gap {worst:.3g} of the largest target singular value ({scale:.3g}); "
+            f"top singular value at branch ends: worst relative gap {max(ends):.2g}",
+            "GD and the Euler-stepped end-to-end flow agree",
+            f"< {APPENDIX_TOL:g} of it at every recorded step; < {APPENDIX_END_RTOL:g} relative at the ends",
+            passed,
+            "per switch: " + ", ".join(f"{float(t) / float(ds.attrs['lr']):,.0f} steps: {float(v):.3g}"
+                                       for t, v in zip(per_switch.t_switch.values, per_switch.values)))
+
+
 CLAIMS: list[Claim] = [
     Claim("matcomp.shallow-no-critical-period",
           "A depth-1 network shows no critical period: its final test loss does not depend on "
@@ -278,7 +310,7 @@ CLAIMS: list[Claim] = [
           "minimisation on the same observations.", "reconstructed", "depth", _deep_beats_nuclear),
     Claim("matcomp.seeds-robust",
           "The depth-3 critical period appears for every seed: near-perfect recovery from scratch, "
-          "a large damage after long pre-training.", "reconstructed", "seeds", _every_seed),
+          "a large damage after long pre-training.", "reconstructed", "depth", _every_seed),
     Claim("matcomp.rank-relation",
           "Pre-training on a task of higher rank than the final task is damaging; lower or equal "
           "rank is (much) less so.", "reconstructed", "rank", _rank_relation),
@@ -299,6 +331,10 @@ CLAIMS: list[Claim] = [
     Claim("matcomp.gd-tracks-flow",
           "From a balanced init, GD follows the end-to-end gradient flow of Arora et al. through "
           "the task switch (top singular values within 5%).", "derived", "flow", _gd_tracks_flow),
+    Claim("matcomp.gd-tracks-flow-appendix",
+          "At the authors' appendix setup (N = 100, depth 3, rank 8 -> 2, m = 5000, lr 0.25), GD's top "
+          "singular values follow the end-to-end dynamics through every switch.", "derived", "flow_appendix",
+          _gd_tracks_flow_appendix),
     Claim("matcomp.flow-first-order",
           "The GD-flow gap is first order in the learning rate.", "derived", "flow",
           _flow_first_order),

@@ -1,6 +1,7 @@
 """Figures of deep matrix completion: one function per figure, Dataset in, Figure out.
 
-Each function's docstring is the figure's caption.  Sign convention: the paper's depth plots
+Each function's docstring is the figure's caption; with several seeds, curves follow the package's
+seed-band convention (stated in the captions).  Sign convention: the paper's depth plots
 show ``loss(0) - loss(T_sw)``, negative when pre-training hurts; here damage is
 ``loss(T_sw) - loss(0)``, positive when pre-training hurts, and the main panels show the
 test loss itself with the from-scratch level marked.  Nothing here simulates.
@@ -13,7 +14,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from theorylab.core.plotting import figure
+from theorylab.core.plotting import SEED_BAND, figure, log_axes, seed_band
 
 
 T_LABEL = "pre-training steps T_sw"
@@ -26,14 +27,9 @@ def _with_seed(da: xr.DataArray) -> xr.DataArray:
 
 
 def _curve(ax, da: xr.DataArray, label: str, color, marker: str = "o") -> None:
-    """Median over seeds (line) and interquartile band of a ``(seed, t_switch)`` array."""
+    """Seed mean and band (the package's seed-band convention) of a ``(seed, t_switch)`` array."""
     da = _with_seed(da)
-    x = da.t_switch.values
-    med = da.median("seed").values
-    ax.plot(x, med, marker=marker, ms=3.5, color=color, label=label)
-    if da.sizes["seed"] > 1:
-        ax.fill_between(x, da.quantile(0.25, "seed").values, da.quantile(0.75, "seed").values,
-                        color=color, alpha=0.15, lw=0)
+    seed_band(ax, da.t_switch.values, da.transpose("seed", "t_switch"), color=color, label=label, marker=marker)
 
 
 def _nuclear(ax, ds: xr.Dataset) -> None:
@@ -56,7 +52,7 @@ def _loss_axes(ax, log: bool = True) -> None:
     ax.set_xlabel(T_LABEL)
     ax.set_ylabel(LOSS_LABEL)
     if log:
-        ax.set_yscale("log")
+        log_axes(ax, x=False, y=True)
 
 
 def _positive(da: xr.DataArray) -> xr.DataArray:
@@ -70,7 +66,7 @@ def _colors(n: int, cmap: str = "viridis"):
 
 def _seed_note(ds: xr.Dataset) -> str:
     n = ds.sizes.get("seed", 1)
-    return f"{n} seeds: median, quartiles" if n > 1 else "1 seed"
+    return f"{n} seeds" if n > 1 else "1 seed"
 
 
 def fig_singular_values(ds: xr.Dataset) -> plt.Figure:
@@ -200,6 +196,8 @@ def fig_seeds(ds: xr.Dataset) -> plt.Figure:
     pre-training; the onset of the damage varies with the seed."""
     fig, ax = figure(1, 1, figsize=(4.2, 3.2))
     loss = _with_seed(ds["test_loss"])
+    if "depth" in loss.dims:
+        loss = loss.sel(depth=loss.depth.max())
     for seed, color in zip(loss.seed.values, _colors(loss.sizes["seed"], "tab10")):
         ax.plot(loss.t_switch.values, _positive(loss.sel(seed=seed)).values, "o-", ms=3.5,
                 color=color, label=f"seed {seed}")
@@ -235,11 +233,49 @@ def fig_flow(ds: xr.Dataset) -> plt.Figure:
     ax = axes[-1]
     x = np.atleast_1d(err.lr.values if "lr" in err.dims else lrs)
     y = np.atleast_1d(err.values)
-    ax.loglog(x, y, "o-", color="#d62728", label="GD vs flow")
-    ax.loglog(x, y[-1] * x / x[-1], "k:", lw=0.8, label="slope 1")
-    ax.set_xticks(x, [f"{v:g}" for v in x])
-    ax.minorticks_off()
+    ax.plot(x, y, "o-", color="#d62728", label="GD vs flow")
+    ax.plot(x, y[-1] * x / x[-1], "k:", lw=0.8, label="slope 1")
+    log_axes(ax, xticks=x)
     ax.set_xlabel("learning rate lr")
     ax.set_ylabel("max relative gap on singular values")
     ax.legend()
     return fig
+
+
+def fig_flow_appendix(ds: xr.Dataset) -> plt.Figure:
+    """Matrix completion, GD against the end-to-end dynamics at the authors' appendix setup (depth 3,
+    balanced identity initialisation, lr 0.25). One panel per pre-training length: top singular values
+    of W under GD (colour) and under the end-to-end flow stepped by forward Euler with the same step
+    (black dashed), against the epoch; the grey line marks the switch from task 1 (rank R1) to task 2
+    (rank R2). Log scale: the singular values grow from the initial 0.001 over five orders of magnitude.
+    Last panel: the relative gap between the two, largest over singular values, against the epoch."""
+    sub = ds.isel(seed=0) if "seed" in ds.dims else ds
+    lr = float(ds.attrs["lr"])
+    t_sw = sub.t_switch.values
+    fig, axes = figure(1, len(t_sw) + 1, figsize=(2.9 * (len(t_sw) + 1), 3.0))
+    colors = _colors(sub.sizes["sv"], "summer")
+    epochs = sub.time.values / lr
+    for ax, ts in zip(axes, t_sw):
+        gd, ode = sub["sigma_gd"].sel(t_switch=ts), sub["sigma_ode"].sel(t_switch=ts)
+        for r in range(sub.sizes["sv"]):
+            ax.plot(epochs, gd.isel(sv=r).values, color=colors[r], lw=1.6)
+            ax.plot(epochs, ode.isel(sv=r).values, "k--", lw=0.7)
+        ax.axvline(ts / lr, color="0.5", ls="--", lw=0.8)
+        log_axes(ax, x=False, y=True)
+        _steps_axis(ax)
+        ax.set_xlabel("epoch (GD steps)")
+        ax.set_title(f"switch after {ts / lr:,.0f} steps", fontsize=9)
+    axes[0].set_ylabel("singular values of W")
+    ax = axes[-1]
+    rel = (abs(sub["sigma_gd"] - sub["sigma_ode"]) / sub["sigma_ode"]).max("sv")
+    for ts, color in zip(t_sw, _colors(len(t_sw), "viridis")):
+        ax.plot(epochs, rel.sel(t_switch=ts).values, color=color, lw=1.0, label=f"{ts / lr:,.0f}")
+    _steps_axis(ax)
+    ax.set_xlabel("epoch (GD steps)")
+    ax.set_ylabel("max relative gap GD vs Euler flow")
+    ax.legend(title="switch after", fontsize=7)
+    return fig
+
+
+for _fn in (fig_depth, fig_rank, fig_observations, fig_init, fig_subset, fig_subset_depth):
+    _fn.__doc__ = _fn.__doc__.rstrip() + " With several seeds, " + SEED_BAND + "."

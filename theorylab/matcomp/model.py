@@ -175,7 +175,27 @@ def make_problem(p: CompletionParams, seed: int) -> _Problem:
 
 def run_gd(W0: np.ndarray, M1: np.ndarray, mask1: np.ndarray, M2: np.ndarray, mask2: np.ndarray,
            lr: float, t_switch, n_continue: int, log_every: int, n_sv: int, dtype: str):
-    """Call the branching kernel with the task encoding it expects (see :mod:`theorylab.matcomp.kernels`)."""
+    """Call the branching kernel with the task encoding it expects (see :mod:`theorylab.matcomp.kernels`).
+
+    Each task goes in as its observed entries in row-major order, ``M_Omega / m`` and ``1 / m``.
+    """
+    dt = np.dtype(dtype).type
+
+    def task(M, mask):
+        rows, cols = np.nonzero(mask)   # row-major: consecutive entries share rows of W_{D-1}
+        m = rows.size
+        return (rows.astype(np.int64), cols.astype(np.int64), (M[rows, cols] / m).astype(dt), dt(1.0 / m))
+
+    args = (np.ascontiguousarray(W0, dtype=dt), *task(M1, mask1), *task(M2, mask2),
+            M1.astype(dt), M2.astype(dt), dt(lr),
+            np.asarray(t_switch, dtype=np.int64), int(n_continue), int(log_every), int(n_sv))
+    with single_threaded():
+        return kernels.gd_branches(*args)
+
+
+def run_gd_dense(W0: np.ndarray, M1: np.ndarray, mask1: np.ndarray, M2: np.ndarray, mask2: np.ndarray,
+                 lr: float, t_switch, n_continue: int, log_every: int, n_sv: int, dtype: str):
+    """:func:`run_gd` through the dense baseline kernel (tests and benchmarks)."""
     dt = np.dtype(dtype).type
     m1, m2 = float(mask1.sum()), float(mask2.sum())
     args = (np.ascontiguousarray(W0, dtype=dt),
@@ -184,7 +204,7 @@ def run_gd(W0: np.ndarray, M1: np.ndarray, mask1: np.ndarray, M2: np.ndarray, ma
             M1.astype(dt), M2.astype(dt), dt(lr),
             np.asarray(t_switch, dtype=np.int64), int(n_continue), int(log_every), int(n_sv))
     with single_threaded():
-        return kernels.gd_branches(*args)
+        return kernels.gd_branches_dense(*args)
 
 
 def _coords_step(n_log: int, log_every: int) -> dict:
@@ -269,7 +289,7 @@ class CompletionFlowParams(Params):
     runs of different step sizes on one time grid; each must be a whole number of steps.
     """
 
-    N: int = param(20, "matrix size N (the flow needs two eigh of N x N per evaluation)", ge=2, le=60)
+    N: int = param(20, "matrix size N (an adaptive flow solve needs N <= 60; Euler steps reach 100)", ge=2, le=100)
     depth: int = param(3, "number of N x N linear layers D", ge=1, le=5)
     rank1: int = param(4, "rank of the task-1 target", ge=1)
     rank2: int = param(2, "rank of the task-2 target", ge=1)
@@ -283,6 +303,8 @@ class CompletionFlowParams(Params):
     log_time: float = param(2.0, "compare every log_time (a whole number of steps)", gt=0.0, unit="time")
     n_sv: int = param(4, "number of top singular values compared", ge=1)
     ode_rtol: float = param(1e-8, "relative tolerance of solve_ivp (DOP853)", gt=0.0, le=1e-4)
+    flow_solver: str = param("ivp", "end-to-end flow by solve_ivp (DOP853), or by Euler steps of size lr (euler)",
+                             choices=("ivp", "euler"))
 
     def steps(self, duration: float) -> int:
         """``duration / lr`` as a whole number of epochs."""
@@ -308,6 +330,9 @@ class CompletionFlowParams(Params):
         bound = stable_lr_bound(self.N, self.depth, self.n_obs)
         if self.lr >= bound:
             raise ValueError(f"lr must be < {bound:.3g}, the GD stability estimate (got {self.lr})")
+        if self.flow_solver == "ivp" and self.N > 60:
+            raise ValueError(f"N must be <= 60 with flow_solver = 'ivp' (an adaptive solve of N^2 = {self.N ** 2} "
+                             f"coupled equations); use flow_solver = 'euler' (got {self.N})")
         n_log = int((max(self.switch_time) + self.continue_time) / self.log_time) + 1
         if n_log > MAX_LOG_POINTS:
             raise ValueError(f"log_time must be larger: {n_log} log points > {MAX_LOG_POINTS} "
@@ -338,7 +363,11 @@ def simulate_completion_flow(params: CompletionFlowParams, seed: int) -> xr.Data
     W_start = W0[0]
     for layer in W0[1:]:
         W_start = layer @ W_start  # W = W_D ... W_1
-    for b, ts in enumerate(t_switch):
+    if p.flow_solver == "euler":
+        with single_threaded():
+            sigma_ode, traj_ode = theory.end_to_end_euler_branches(
+                W_start, M1, mask, M2, mask, p.depth, p.lr, t_switch, n_continue, log_every, p.n_sv)
+    for b, ts in enumerate(t_switch if p.flow_solver == "ivp" else []):
         last = ts + n_continue - 1
         keep = steps <= last
         phases = [(M1, mask, p.lr * (ts + 1))]
@@ -360,11 +389,11 @@ def simulate_completion_flow(params: CompletionFlowParams, seed: int) -> xr.Data
         "sigma_gd": (("t_switch", "time", "sv"), sigma_gd, {
             "long_name": "top singular values of W, gradient descent", "units": "1"}),
         "sigma_ode": (("t_switch", "time", "sv"), sigma_ode, {
-            "long_name": "top singular values of W, end-to-end gradient flow", "units": "1"}),
+            "long_name": f"top singular values of W, end-to-end gradient flow ({p.flow_solver})", "units": "1"}),
         "test_traj_gd": (("t_switch", "time"), traj_gd, {
             "long_name": "test MSE on the task-2 target, gradient descent", "units": "1"}),
         "test_traj_ode": (("t_switch", "time"), traj_ode, {
-            "long_name": "test MSE on the task-2 target, gradient flow", "units": "1"}),
+            "long_name": f"test MSE on the task-2 target, gradient flow ({p.flow_solver})", "units": "1"}),
         "target1_sigma": ("sv", np.linalg.svd(M1, compute_uv=False)[:p.n_sv], {
             "long_name": "singular values of the task-1 target", "units": "1"}),
         "target2_sigma": ("sv", np.linalg.svd(M2, compute_uv=False)[:p.n_sv], {

@@ -13,6 +13,8 @@
   end-to-end matrix ``W = W_D ... W_1`` by
   ``dW/dt = -sum_{j=1..D} (W W^T)^{(j-1)/D} grad l(W) (W^T W)^{(D-j)/D}``.
   GD with step ``lr`` matches it at ``t = lr * epoch`` up to ``O(lr)``.
+* :func:`end_to_end_euler_branches` -- the same flow stepped by forward Euler with the GD
+  step (large ``N``, where an adaptive solver is too slow).
 * :func:`nuclear_norm_completion` -- the convex baseline ``min ||X||_*`` subject to
   ``X_Omega = M_Omega`` (SCS).
 """
@@ -103,6 +105,57 @@ def end_to_end_flow(W0: np.ndarray, phases: list[tuple[np.ndarray, np.ndarray, f
         out[pick] = states[np.searchsorted(times, t_eval[pick])]
         t0, y0 = t_end, sol.y[:, -1]
     return out
+
+
+def end_to_end_velocity_svd(W: np.ndarray, grad: np.ndarray, depth: int) -> np.ndarray:
+    """:func:`end_to_end_velocity` through one SVD ``W = U diag(s) V^T``:
+    ``-U [(U^T grad V) * F] V^T`` with ``F_ab = sum_j s_a^(2(j-1)/D) s_b^(2(D-j)/D)``."""
+    U, s, Vt = np.linalg.svd(W)
+    F = np.zeros((s.size, s.size))
+    for j in range(1, depth + 1):
+        F += np.outer(s ** (2.0 * (j - 1) / depth), s ** (2.0 * (depth - j) / depth))
+    return -U @ ((U.T @ grad @ Vt.T) * F) @ Vt
+
+
+def end_to_end_euler_branches(W0: np.ndarray, M1: np.ndarray, mask1: np.ndarray, M2: np.ndarray,
+                              mask2: np.ndarray, depth: int, lr: float, t_switch, n_continue: int,
+                              log_every: int, n_sv: int) -> tuple[np.ndarray, np.ndarray]:
+    """The end-to-end flow stepped by forward Euler with the GD step ``lr``, on GD's schedule.
+
+    ``W <- W + lr v(W)`` with the velocity of :func:`end_to_end_velocity_svd`: task 1 for
+    ``T_sw + 1`` steps, then task 2, recorded at epochs ``k * log_every`` up to
+    ``T_sw + n_continue - 1`` (the GD kernels' indexing), with one shared task-1 run for all
+    ``T_sw``.  This is how the authors' appendix compares the analytic dynamics with GD at
+    ``N = 100``, where an adaptive solver would need tens of thousands of SVDs per unit of time.
+    Returns ``(sigma, test_traj)`` shaped like the GD kernels' (NaN past a branch's end).
+    """
+    t_switch = [int(t) for t in t_switch]
+    S1 = np.asarray(mask1, float) / float(np.sum(mask1))
+    S2 = np.asarray(mask2, float) / float(np.sum(mask2))
+    E_max = t_switch[-1] + n_continue - 1
+    n_log = E_max // log_every + 1
+    sigma = np.full((len(t_switch), n_log, n_sv), np.nan)
+    traj = np.full((len(t_switch), n_log), np.nan)
+
+    def record(W, e, branches):
+        if e % log_every == 0:
+            sigma[branches, e // log_every] = np.linalg.svd(W, compute_uv=False)[:n_sv]
+            traj[branches, e // log_every] = np.mean((M2 - W) ** 2)
+
+    W, e = np.array(W0, dtype=np.float64), 0
+    for b, ts in enumerate(t_switch):
+        while e <= ts:
+            record(W, e, slice(b, None))
+            W = W + lr * end_to_end_velocity_svd(W, S1 * (W - M1), depth)
+            e += 1
+        Wb, eb = W.copy(), e
+        while True:
+            record(Wb, eb, [b])
+            if eb == ts + n_continue - 1:
+                break
+            Wb = Wb + lr * end_to_end_velocity_svd(Wb, S2 * (Wb - M2), depth)
+            eb += 1
+    return sigma, traj
 
 
 # --- nuclear-norm completion --------------------------------------------------------------------
