@@ -158,10 +158,14 @@ def fig_flow_convergence(ds: xr.Dataset) -> plt.Figure:
         ax.plot(lrs, errors, "o-", label=f"D = {depth}")
     ref = errors[0] * lrs / lrs[0]
     ax.plot(lrs, ref, "k:", label="slope 1")
-    log_axes(ax, xticks=lrs)
+    ticks = [lrs[0]]
+    for lr in lrs[1:]:
+        if lr >= 1.5 * ticks[-1]:  # labels of steps closer than that would overlap
+            ticks.append(lr)
+    log_axes(ax, xticks=ticks)
     ax.set_xlabel("learning rate (Euler step)")
     ax.set_ylabel(r"max $|K_{GD} - K_{flow}|$")
-    ax.legend()
+    ax.legend(loc="upper left", fontsize=7)
     return fig
 
 
