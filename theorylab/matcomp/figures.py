@@ -236,6 +236,7 @@ def fig_flow(ds: xr.Dataset) -> plt.Figure:
     ax.plot(x, y, "o-", color="#d62728", label="GD vs flow")
     ax.plot(x, y[-1] * x / x[-1], "k:", lw=0.8, label="slope 1")
     log_axes(ax, xticks=x)
+    ax.set_yticks(list(y), [f"{v:.2g}" for v in y])  # the gaps span less than a decade
     ax.set_xlabel("learning rate lr")
     ax.set_ylabel("max relative gap on singular values")
     ax.legend()
