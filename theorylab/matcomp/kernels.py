@@ -148,7 +148,7 @@ def _log(W, k, b_first, b_stop, n_sv, M_test, sigma, test_traj):
         test_traj[b, k] = mse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a sweep task runs minutes in here: let a dask worker keep heartbeating
 def gd_branches_dense(W0, S1, T1, S2, T2, M_test1, M_test2, lr, t_switch, n_continue,
                    log_every, n_sv):
     """Task-1 training once, with a task-2 continuation branched off at every ``T_sw`` (dense).
@@ -382,7 +382,7 @@ def gd_steps_sparse(W0, rows, cols, vals, inv_m, lr, n_steps):
     return Ws
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a sweep task runs minutes in here: let a dask worker keep heartbeating
 def gd_branches(W0, rows1, cols1, vals1, inv_m1, rows2, cols2, vals2, inv_m2, M_test1, M_test2, lr,
                 t_switch, n_continue, log_every, n_sv):
     """Task-1 training once, with a task-2 continuation branched off at every ``T_sw``.
