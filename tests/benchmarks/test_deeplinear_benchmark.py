@@ -1,4 +1,4 @@
-"""Model A kernels vs their NumPy twins.  Run: ``pytest tests/benchmarks -m bench``."""
+"""Two-pathway kernels vs their NumPy twins.  Run: ``pytest tests/benchmarks -m bench``."""
 
 import numpy as np
 import pytest
@@ -37,4 +37,21 @@ def test_mode_map_100_inits_2000_updates(benchmark, impl):
     fn = kernels.mode_map if impl == "numba" else reference.mode_map
     fn(*args)
     benchmark.group = "mode_map 100 inits, 2000 updates"
+    benchmark(fn, *args)
+
+
+def _nonlinear_args(width=100, depth=3, n_steps=100):
+    args = list(_pathway_args(width, depth, n_steps))
+    Y, _, _, _ = theory.hierarchical_data()
+    target = model._padded(Y.T, width)[:, :8].copy()
+    # (Wa, Wb, target, U, V, lr, n_steps, gate, remove_b, act, n_in, n_modes, record_every)
+    return (args[0], args[1], target, args[3], args[4], 0.01, n_steps, args[7], False, kernels.TANH, 8, 8, 1)
+
+
+@pytest.mark.parametrize("impl", ["numba", "numpy"])
+def test_nonlinear_pathway_gd_h100_d3_100_updates(benchmark, impl):
+    args = _nonlinear_args()
+    fn = kernels.nonlinear_pathway_gd if impl == "numba" else reference.nonlinear_pathway_gd
+    fn(*args)
+    benchmark.group = "nonlinear_pathway_gd tanh H=100 D=3, 100 updates"
     benchmark(fn, *args)

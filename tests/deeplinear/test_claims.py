@@ -1,8 +1,6 @@
 """Every claim of the study at quick scale, a negative control per claim showing its check can fail,
 and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
-import numpy as np
-
 from tests.study_contract import *  # noqa: F403  the shared checks, parametrized by STUDY
 
 STUDY = "deeplinear"
@@ -44,56 +42,11 @@ def _replace_finest_lr_by_coarsest(ds):
     return out
 
 
-def _set(var, value, **where):
-    def corrupt(ds):
-        out = ds.copy(deep=True)
-        out[var].loc[where] = value
-        return out
-    return corrupt
-
-
-def _scale(var, factor, **where):
-    def corrupt(ds):
-        out = ds.copy(deep=True)
-        out[var].loc[where] = out[var].loc[where] * factor
-        return out
-    return corrupt
-
-
-def _tilt_depth1(ds):
+def _relabel_activations(ds):
+    """tanh and ReLU swapped: the claim must tell which activation breaks the even split."""
     out = ds.copy(deep=True)
-    ramp = np.linspace(0.0, 0.01, out.sizes["t_switch"])
-    out["test_loss"].loc[{"depth": 1}] = out.test_loss.sel(depth=1) + ramp
-    return out
-
-
-def _flat_after_scratch(ds):
-    """Every T_sw gets the from-scratch loss: no critical period anywhere."""
-    out = ds.copy(deep=True)
-    out["test_loss"][:] = out.test_loss.isel(t_switch=0)
-    return out
-
-
-def _reverse_dim(dim):
-    def corrupt(ds):
-        out = ds.copy(deep=True)
-        out["test_loss"] = out.test_loss.isel({dim: slice(None, None, -1)}).assign_coords(
-            {dim: out[dim].values})
-        return out
-    return corrupt
-
-
-def _gd_off_flow(ds):
-    out = ds.copy(deep=True)
-    out["sigma_gd"] = out.sigma_gd * 1.06
-    return out
-
-
-def _zeroth_order(ds):
-    out = ds.copy(deep=True)
-    err = out.sigma_gd - out.sigma_ode
-    out["sigma_gd"] = out.sigma_ode + err / err.lr  # same gap at every lr
-    return out
+    acts = list(out.activation.values)
+    return out.assign_coords(activation=[{"tanh": "relu", "relu": "tanh"}.get(a, a) for a in acts])
 
 
 # a plausible wrong answer for each claim: a sign error, a mislabelled axis, a 2-10% bias
@@ -110,16 +63,7 @@ NEGATIVE = {
     "deeplinear.saxe-learning-time": _scale_k(1.1),
     "deeplinear.phase-depth-amplifies": _reverse("depth"),
     "deeplinear.phase-small-invariant": _scale_k(1.05, pathway="a"),
-    "deeplinear.mc-shallow-no-critical-period": _tilt_depth1,
-    "deeplinear.mc-shallow-closed-form": _scale("closed_form_loss", 1.02),
-    "deeplinear.mc-deep-critical-period": _flat_after_scratch,
-    "deeplinear.mc-deep-beats-nuclear": _set("nuclear_loss", 1e-4),
-    "deeplinear.mc-seeds-robust": _flat_after_scratch,
-    "deeplinear.mc-rank-relation": _reverse_dim("rank1"),
-    "deeplinear.mc-abundant-data": _reverse_dim("n_obs"),
-    "deeplinear.mc-init-onset": _reverse_dim("init_scale"),
-    "deeplinear.mc-subset-critical-period": _flat_after_scratch,
-    "deeplinear.mc-subset-more-data": _flat_after_scratch,
-    "deeplinear.mc-gd-tracks-flow": _gd_off_flow,
-    "deeplinear.mc-flow-first-order": _zeroth_order,
+    "deeplinear.nonlinear-early-deficit-permanent": _swap_pathways,
+    "deeplinear.nonlinear-late-deficit-harmless": _scale_k(0.97, pathway="b"),
+    "deeplinear.relu-middle-deficit-uneven": _relabel_activations,
 }

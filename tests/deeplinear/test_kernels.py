@@ -1,4 +1,4 @@
-"""Numba kernels of Model A against their plain-NumPy twins (ground truth: reference.py)."""
+"""Numba kernels of the two-pathway model against their plain-NumPy twins (ground truth: reference.py)."""
 
 import numpy as np
 import pytest
@@ -64,3 +64,47 @@ def test_pathway_gd_matches_numpy_reference_from_generic_weights(depth, lesion, 
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
     assert np.all(np.diff(got[1][:2]) < 0)  # the loss decreases at the start
+
+
+def _nonlinear_problem(depth, seed=0, h=15, n_in=8, n_steps=60):
+    rng = np.random.default_rng(seed)
+    Wa, Wb = _random_layers(rng, depth, h, 1.0), _random_layers(rng, depth, h, 1.0)
+    Wa[0][:, n_in:] = Wb[0][:, n_in:] = 0.0   # padded layers: the first reads only the n_in items
+    target = np.zeros((h, n_in))
+    target[:15] = rng.standard_normal((15, n_in))
+    U, _ = np.linalg.qr(rng.standard_normal((h, h)))
+    V = np.eye(h)
+    V[:n_in, :n_in], _ = np.linalg.qr(rng.standard_normal((n_in, n_in)))
+    gate = np.zeros(n_steps, np.bool_)
+    gate[10:30] = True
+    return Wa, Wb, target, U, V, n_steps, gate
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize("act", [kernels.LINEAR, kernels.TANH, kernels.RELU])
+@pytest.mark.parametrize("remove_b", [False, True])
+def test_nonlinear_pathway_gd_matches_numpy_reference(depth, act, remove_b):
+    """Ground truth: NumPy twin (reference.py) that pushes the whole padded identity through the
+    network and uses numpy's activations; generic random weights, float64, summation order only."""
+    Wa, Wb, target, U, V, n_steps, gate = _nonlinear_problem(depth)
+    args = (Wa, Wb, target, U, V, 0.02, n_steps, gate, remove_b, act, 8, 8, 5)
+    got, want = kernels.nonlinear_pathway_gd(*args), reference.nonlinear_pathway_gd(*args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    assert got[1][1] < got[1][0]  # the loss decreases at the start
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_linear_activation_equals_the_linear_kernel(depth):
+    """Ground truth: the linear kernel pathway_gd (whole H x H end-to-end maps) on the same run;
+    the nonlinear kernel with the identity activation must give the same K, loss and final block."""
+    Wa, Wb, target, U, V, n_steps, gate = _nonlinear_problem(depth, seed=1)
+    h = Wa.shape[1]
+    square = np.zeros((h, h))
+    square[:, :8] = target
+    eye = np.eye(h)
+    lin = kernels.pathway_gd(Wa, Wb, square, U, V, 0.02, n_steps, gate, False, False, eye, eye, 8, 5)
+    non = kernels.nonlinear_pathway_gd(Wa, Wb, target, U, V, 0.02, n_steps, gate, False, kernels.LINEAR, 8, 8, 5)
+    for g, w in zip(non[:3], lin[:3]):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(non[3][:, :, :8], lin[3][:, :, :8], rtol=1e-10, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Theory of Model A against closed forms and long-time scipy solutions."""
+"""Theory of the two-pathway model against closed forms and long-time scipy solutions."""
 
 import numpy as np
 import pytest
@@ -45,7 +45,7 @@ def test_flow_single_pathway_closed_form(depth):
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_invariant_conserved_and_final_split_matches_long_flow(depth):
-    """Spec T4/T5: after the deficit H(p_a) - H(p_b) is conserved (< 1e-6 drift) and fixes the split."""
+    """After the deficit H(p_a) - H(p_b) is conserved (< 1e-6 drift) and fixes the split."""
     s, k0 = np.sqrt(15), 0.01
     t_half = theory.half_time(depth, s, k0)
     gate = (0.0, 0.25 * t_half)

@@ -45,7 +45,7 @@ def test_a_bad_combination_shows_the_message_and_runs_nothing(tmp_path):
 
 
 def test_a_malformed_tuple_shows_the_message(tmp_path):
-    page = StudyPage("deeplinear", experiment="mc_depth", cache=str(tmp_path), executor=NoRuns())
+    page = StudyPage("matcomp", experiment="depth", cache=str(tmp_path), executor=NoRuns())
     page.widgets["t_switch"].value = "0, 250, soon"
     message = html.unescape(page.error.object)
     assert page.error.visible and "t_switch must be of type int (got ' soon')" in message

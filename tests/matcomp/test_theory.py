@@ -1,11 +1,11 @@
-"""Model B ground truths: depth-1 closed form (T8), end-to-end flow (T10), nuclear-norm completion."""
+"""Matrix-completion ground truths: depth-1 closed form, end-to-end flow, nuclear-norm completion."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from theorylab.deeplinear import theory
-from theorylab.deeplinear.model import (CompletionFlowParams, CompletionParams, gaussian_init,
+from theorylab.matcomp import theory
+from theorylab.matcomp.model import (CompletionFlowParams, CompletionParams, gaussian_init,
                                            identity_init, low_rank_target, observation_mask, run_gd,
                                            sample_observations, simulate_completion,
                                            simulate_completion_flow)
@@ -13,7 +13,7 @@ from theorylab.deeplinear.model import (CompletionFlowParams, CompletionParams, 
 
 @pytest.mark.parametrize("subset", [False, True], ids=["switch", "subset"])
 def test_depth1_closed_form_equals_gd(subset):
-    """Ground truth: closed form (T8).  float64 GD; rtol 1e-10 covers round-off of ~1e4 steps."""
+    """Ground truth: closed form.  float64 GD; rtol 1e-10 covers round-off of ~1e4 steps."""
     rng = np.random.default_rng(0)
     N = 20
     M2 = low_rank_target(rng, N, 2)
@@ -40,7 +40,7 @@ def test_depth1_limit_is_the_unobserved_energy():
 
 
 def test_simulator_reports_closed_form_for_depth1():
-    """``closed_form_loss`` in the Dataset is the T8 prediction; float32 GD agrees to 1e-5."""
+    """``closed_form_loss`` in the Dataset is the closed-form prediction; float32 GD agrees to 1e-5."""
     p = CompletionParams(N=20, depth=1, rank1=3, rank2=2, n_obs=150, lr=0.5, t_switch=(0, 100, 1000),
                          n_continue=800)
     ds = simulate_completion(p, seed=2)
@@ -89,7 +89,7 @@ def test_end_to_end_velocity_equals_layer_gradient_flow(depth):
 
 
 def test_gd_tracks_end_to_end_flow():
-    """Ground truth: solve_ivp of the Arora flow (T10).  Top singular values within 5% (spec T10).
+    """Ground truth: solve_ivp of the Arora flow Top singular values within 5%.
 
     The measured worst gap at lr 0.05 is ~2%: first-order discretisation error, largest where
     a singular value rises steeply.

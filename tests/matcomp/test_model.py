@@ -1,14 +1,19 @@
-"""Model B public API: data construction, Dataset layout, determinism, parameter validation."""
+"""Matrix-completion public API: data construction and Dataset layout; validation, determinism and
+provenance through the shared checks of tests/study_contract.py."""
 
 import numpy as np
 import pytest
 import xarray as xr
 from numpy.testing import assert_allclose
 
-from theorylab.deeplinear.model import (CompletionFlowParams, CompletionParams, gaussian_init,
-                                           identity_init, low_rank_target, make_problem,
-                                           sample_observations, simulate_completion)
-from tests.study_contract import assert_labelled_with_provenance
+from theorylab.matcomp.model import (CompletionFlowParams, CompletionParams, gaussian_init, identity_init,
+                                     low_rank_target, make_problem, sample_observations, simulate_completion,
+                                     simulate_completion_flow)
+from tests.study_contract import (test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
+                                  test_provenance_and_labelled_layout,
+                                  test_same_seed_identical_other_seed_different)
+
+STUDY = "matcomp"
 
 SMALL = dict(N=16, depth=2, rank1=3, rank2=2, n_obs=100, lr=0.5, t_switch=(0, 50, 200),
              n_continue=300, log_every=50, n_sv=4)
@@ -63,50 +68,39 @@ def test_dataset_layout_and_provenance():
     assert ds.sigma.dims == ("t_switch", "step", "sv")
     assert list(ds.t_switch.values) == [0, 50, 200]
     assert ds.step.values[-1] == 200 + 300 - 1 - (200 + 300 - 1) % 50
-    assert_labelled_with_provenance(ds, CompletionParams(**SMALL), "deeplinear")
     assert ds.attrs["seed"] == 7 and all("units" in var.attrs for var in ds.data_vars.values())
     # the logged curve ends where the final test loss is measured (or NaN after it)
     last = ds.test_traj.sel(t_switch=0).dropna("step")
     assert last.step.values[-1] <= 0 + 300 - 1
 
 
-def test_simulate_is_deterministic_in_the_seed():
-    p = CompletionParams(**SMALL)
-    xr.testing.assert_identical(simulate_completion(p, 8), simulate_completion(p, 8))
-    assert not np.allclose(simulate_completion(p, 8).test_loss, simulate_completion(p, 9).test_loss)
+def test_logging_off_is_valid():
+    CompletionParams(**{**SMALL, "log_every": 0, "t_switch": (0,)})
 
 
-@pytest.mark.parametrize("changes, name", [
-    ({"N": 1}, "N"),
-    ({"depth": 6}, "depth"),
-    ({"rank1": 17}, "rank1"),
-    ({"n_sv": 20}, "n_sv"),
-    ({"n_obs": 300}, "n_obs"),
-    ({"n_obs_deficit": 100}, "n_obs_deficit"),
-    ({"n_obs_deficit": 50}, "rank1"),          # subset mode needs rank1 == rank2
-    ({"t_switch": (0, 50, 50)}, "t_switch"),
-    ({"t_switch": (-1, 5)}, "t_switch"),
-    ({"lr": 7.0}, "lr"),                       # above the stability estimate 2m / (D N^(2-2/D)) = 6.25
-    ({"lr": 0.0}, "lr"),
-    ({"n_continue": 1}, "n_continue"),
-    ({"dtype": "float16"}, "dtype"),
-    ({"log_every": 0, "t_switch": (0,)}, None),  # valid: logging off
-])
-def test_bad_parameters_name_the_parameter(changes, name):
-    if name is None:
-        CompletionParams(**{**SMALL, **changes})
-        return
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        CompletionParams(**{**SMALL, **changes})
+BAD_PARAMETERS = [
+    (CompletionParams, {**SMALL, "N": 1}, "N"),
+    (CompletionParams, {**SMALL, "depth": 6}, "depth"),
+    (CompletionParams, {**SMALL, "rank1": 17}, "rank1"),
+    (CompletionParams, {**SMALL, "n_sv": 20}, "n_sv"),
+    (CompletionParams, {**SMALL, "n_obs": 300}, "n_obs"),
+    (CompletionParams, {**SMALL, "n_obs_deficit": 100}, "n_obs_deficit"),
+    (CompletionParams, {**SMALL, "n_obs_deficit": 50}, "rank1"),          # subset mode needs rank1 == rank2
+    (CompletionParams, {**SMALL, "t_switch": (0, 50, 50)}, "t_switch"),
+    (CompletionParams, {**SMALL, "t_switch": (-1, 5)}, "t_switch"),
+    (CompletionParams, {**SMALL, "lr": 7.0}, "lr"),                       # above the stability estimate 2m / (D N^(2-2/D)) = 6.25
+    (CompletionParams, {**SMALL, "lr": 0.0}, "lr"),
+    (CompletionParams, {**SMALL, "n_continue": 1}, "n_continue"),
+    (CompletionParams, {**SMALL, "dtype": "float16"}, "dtype"),
+    (CompletionFlowParams, {"jitter": 1e-4}, "jitter"),
+    (CompletionFlowParams, {"switch_time": (0.0, 10.03)}, "switch_time"),
+    (CompletionFlowParams, {"log_time": 0.01}, "log_time"),
+    (CompletionFlowParams, {"N": 100}, "N"),
+    (CompletionFlowParams, {"rank2": 30}, "rank2"),
+]
 
-
-@pytest.mark.parametrize("changes, name", [
-    ({"jitter": 1e-4}, "jitter"),
-    ({"switch_time": (0.0, 10.03)}, "switch_time"),
-    ({"log_time": 0.01}, "log_time"),
-    ({"N": 100}, "N"),
-    ({"rank2": 30}, "rank2"),
-])
-def test_bad_flow_parameters_name_the_parameter(changes, name):
-    with pytest.raises(ValueError, match=rf"^{name} must"):
-        CompletionFlowParams(**changes)
+SIMULATORS = [
+    (simulate_completion, CompletionParams(**SMALL)),
+    (simulate_completion_flow, CompletionFlowParams(N=8, rank1=2, rank2=1, n_obs=40, lr=0.1, switch_time=(0.0, 2.0),
+                                                    continue_time=2.0, log_time=0.5, n_sv=2)),
+]
