@@ -145,13 +145,14 @@ def test_run_linucb_matches_reference(seed, raw):
 @pytest.mark.parametrize("seed", range(2))
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("eps_f", [0.0, 0.1])
-def test_run_gfucb_matches_reference(seed, shared, eps_f):
-    """Oracle: reference.run_gfucb (losses from fresh ridge solves, vectorised optimistic values); identical
-    choices, set sizes and coverage flags."""
+@pytest.mark.parametrize("joint", [False, True])
+def test_run_gfucb_matches_reference(seed, shared, eps_f, joint):
+    """Oracle: reference.run_gfucb (losses from fresh ridge solves, vectorised optimistic values, joint arms by
+    brute force over all K^M tuples); identical choices, set sizes and coverage flags."""
     W, g, heads, cands = _env(seed)
     near = cands.shape[0] // 2
-    args = (seed, 80, 5, W, g, heads, 0.5, cands, shared, 1.0, 0.5, LOG_INV_DELTA, 1.0, 2.0, eps_f, near, heads,
-            REC)
+    args = (seed, 80, 5, W, g, heads, 0.5, cands, shared, joint, 1.0, 0.5, LOG_INV_DELTA, 1.0, 2.0, eps_f, near,
+            heads, REC)
     got = kernels.run_gfucb(*args)
     _assert_same(got[:3], reference.run_gfucb(*args)[:3])
     np.testing.assert_array_equal(got[3], reference.run_gfucb(*args)[3])
@@ -176,8 +177,8 @@ def test_same_seed_same_contexts_for_every_algorithm():
     runs happened before, and the first round's regret only depends on the seed and the first choice."""
     W, g, heads, cands = _env(1)
     a = kernels.run_linucb(5, 40, 5, W, g, heads, 0.3, W, g, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC[:3])
-    kernels.run_gfucb(6, 40, 5, W, g, heads, 0.3, cands, True, 1.0, 1.0, LOG_INV_DELTA, 1.0, 2.0, 0.0, 0, heads,
-                      REC[:3])
+    kernels.run_gfucb(6, 40, 5, W, g, heads, 0.3, cands, True, False, 1.0, 1.0, LOG_INV_DELTA, 1.0, 2.0, 0.0, 0,
+                      heads, REC[:3])
     b = kernels.run_linucb(5, 40, 5, W, g, heads, 0.3, W, g, 1.0, 1.0, LOG_INV_DELTA, 1.0, REC[:3])
     np.testing.assert_array_equal(a[0], b[0])
 

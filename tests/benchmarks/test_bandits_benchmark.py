@@ -29,8 +29,8 @@ def _record(benchmark, rounds):
 
 def _finite_args(T):
     W, heads, cands = _env()
-    return (0, T, K, W, kernels.G_TANH, heads, 1.0, cands, True, 1.0, 1.0, LOG_INV_DELTA, 1.0, 2.0, 0.0, 0, heads,
-            np.array([T]))
+    return (0, T, K, W, kernels.G_TANH, heads, 1.0, cands, True, False, 1.0, 1.0, LOG_INV_DELTA, 1.0, 2.0, 0.0, 0,
+            heads, np.array([T]))
 
 
 def _digit_args(T, shared):

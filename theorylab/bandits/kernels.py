@@ -270,8 +270,8 @@ def joint_optimistic_arms(m, w, c, front_m, front_w, parent, arm, cand_m, cand_w
 
 
 @njit(cache=True)
-def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, log_inv_delta, S, feat2, eps_f,
-              near, near_heads, rec):
+def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, scale, log_inv_delta, S, feat2,
+              eps_f, near, near_heads, rec):
     """GFUCB with the representation class {g(W_j x)}, j < N, enumerated exactly.
 
     Per task i and map j: ridge statistics (V_ij^{-1}, b_ij), estimate theta_ij and the smallest
@@ -280,13 +280,19 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
     sum_i [sum_s (y - theta_i . phi_j(x))^2 + lam |theta_i|^2] <= min_j sum_i L_ij + beta.  Because
     the loss of a head is L_ij + ||theta_i - theta_ij||^2_{V_ij} exactly, the set at map j is the
     ellipsoid product sum_i ||theta_i - theta_ij||^2_{V_ij} <= slack_j = beta - (sum_i L_ij - min).
-    The group acts jointly optimistically: it plays the arm tuple (a_1..a_m) maximising the largest
-    value of sum_i f_i(x_{i,a_i}) over the set, which at map j is (Cauchy-Schwarz in the block norm)
+    Actions (exact in both rules; Cauchy-Schwarz in the V_ij norms):
 
-        sum_i theta_ij . phi_j(x_{i,a_i}) + sqrt(slack_j) sqrt(sum_i ||phi_j(x_{i,a_i})||^2_{V_ij^{-1}}),
+    * ``joint`` False: each task plays its arm of largest optimistic value over the set,
+      max_{j: slack_j >= 0} theta_ij . phi_j(x) + sqrt(slack_j) ||phi_j(x)||_{V_ij^{-1}} (the whole slack
+      on that task's head, the other heads at their centres);
+    * ``joint`` True: the group plays the arm tuple (a_1..a_m) maximising the largest value of
+      sum_i f_i(x_{i,a_i}) over the set, at map j
+      sum_i theta_ij . phi_j(x_{i,a_i}) + sqrt(slack_j) sqrt(sum_i ||phi_j(x_{i,a_i})||^2_{V_ij^{-1}}),
+      maximised over the K^m tuples by :func:`joint_optimistic_arms`.
 
-    maximised exactly over the K^m tuples by :func:`joint_optimistic_arms` and over the maps j with
-    slack_j >= 0 by enumeration.  With one task this is OFUL's rule on every map in the set.  ``near`` and ``near_heads`` name the class member closest to the true
+    Maps are enumerated in decreasing order of an upper bound on their value (every task at its
+    largest mean and width) until no map can beat the best found.  With one task both rules are
+    OFUL's rule on every map in the set.  ``near`` and ``near_heads`` name the class member closest to the true
     function (index, heads); whether its loss passes the set's test is recorded every round.
 
     Returns (regret (M, R), choices (T, M), alive (M, R) maps with slack >= 0, covered (M, R): the
@@ -324,17 +330,18 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     m_tasks = M if shared else 1
-    n_groups = 1 if shared else M
-    om = np.empty((N, m_tasks, K))
-    ow = np.empty((N, m_tasks, K))
+    act = m_tasks if joint else 1             # tasks that choose their arms together
+    n_groups = M // act
+    om = np.empty((N, act, K))
+    ow = np.empty((N, act, K))
     upper = np.empty(N)
     in_set = np.empty(N, np.int64)
     acts = np.zeros(M, np.int64)
-    tmp_picks = np.zeros(m_tasks, np.int64)
-    front_m = np.empty((m_tasks, FRONT_CAP))
-    front_w = np.empty((m_tasks, FRONT_CAP))
-    parent = np.empty((m_tasks, FRONT_CAP), np.int64)
-    arm_of = np.empty((m_tasks, FRONT_CAP), np.int64)
+    tmp_picks = np.zeros(act, np.int64)
+    front_m = np.empty((act, FRONT_CAP))
+    front_w = np.empty((act, FRONT_CAP))
+    parent = np.empty((act, FRONT_CAP), np.int64)
+    arm_of = np.empty((act, FRONT_CAP), np.int64)
     cand_m = np.empty(FRONT_CAP * K)
     cand_w = np.empty(FRONT_CAP * K)
     cand_p = np.empty(FRONT_CAP * K, np.int64)
@@ -362,15 +369,15 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
                 for j in range(N):
                     slack[i, j] = beta - (loss[i, j] - low)
                 ok[i] = ok[i] and near_loss[i] - low <= beta
-        # optimistic joint action of every group (all M tasks if shared, else each task alone)
+        # optimistic action of every group of tasks choosing together
         for grp in range(n_groups):
-            first = 0 if shared else grp
+            first = grp * act
             n_in = 0
             for j in range(N):
                 if slack[first, j] < 0.0:
                     continue
                 ub_m, ub_w = 0.0, 0.0
-                for a_i in range(m_tasks):
+                for a_i in range(act):
                     i = first + a_i
                     top_m, top_w = -np.inf, 0.0
                     for a in range(K):
@@ -397,7 +404,7 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
                 if upper[o] <= top:
                     break                     # no later map can beat the best joint value found
                 c = np.sqrt(slack[first, in_set[o]])
-                if m_tasks == 1:
+                if act == 1:
                     for a in range(K):
                         u = om[o, 0, a] + c * np.sqrt(ow[o, 0, a])
                         if u > top:
@@ -408,8 +415,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
                                               cand_m, cand_w, cand_p, cand_a, tmp_picks)
                     if u > top:
                         top = u
-                        for a_i in range(m_tasks):
-                            acts[a_i] = tmp_picks[a_i]
+                        for a_i in range(act):
+                            acts[first + a_i] = tmp_picks[a_i]
         for i in range(M):
             best = _true_means(W_true, g, heads[i], X[i], mus, phi)
             pick = acts[i]

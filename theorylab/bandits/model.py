@@ -66,6 +66,8 @@ class BanditParams(Params):
                              "(doubling before that)", ge=1, le=100_000)
     fit_iters: int = param(4, "alternating (ridge heads, Gauss-Newton on W) iterations per refit", ge=1, le=100)
     damping: float = param(1.0, "Levenberg-Marquardt damping of the W step", gt=0, le=1e6)
+    joint_actions: bool = param(False, "GFUCB: the M tasks choose their arms jointly (largest summed optimistic "
+                                "value) rather than each its own most optimistic arm")
     net_eps: float = param(0.2, "continuous classes: covering radius eps of GFUCB's net of Phi", gt=0, le=1)
     algorithms: tuple[str, ...] = param(("gfucb", "single", "oracle", "raw"), "algorithms to run",
                                         choices=ALGORITHMS)
@@ -176,7 +178,8 @@ def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.n
         return regret, None, None
     if algorithm in ("gfucb", "single"):
         feat2 = 1.0 if env.g == kernels.G_LINEAR else float(p.rep_dim)    # bound on |phi(x)|^2, |x| = 1
-        regret, _, alive, covered = kernels.run_gfucb(*common, env.candidates, algorithm == "gfucb", p.lam,
+        regret, _, alive, covered = kernels.run_gfucb(*common, env.candidates, algorithm == "gfucb",
+                                                      p.joint_actions, p.lam,
                                                       p.beta_scale, log_inv_delta, 1.0, feat2, env.eps_f,
                                                       env.true_index, env.near_heads, rec)
         return regret, alive, covered

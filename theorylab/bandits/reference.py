@@ -91,8 +91,8 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     return regret, choices
 
 
-def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, log_inv_delta, S, feat2, eps_f,
-              near, near_heads, rec):
+def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, scale, log_inv_delta, S, feat2,
+              eps_f, near, near_heads, rec):
     """Twin of kernels.run_gfucb: slack of every map from its summed loss, optimistic values vectorised."""
     M, k = heads.shape
     N, d = cands.shape[0], W_true.shape[1]
@@ -117,7 +117,7 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, lo
         else:
             slack = beta - (loss - loss.min(axis=1, keepdims=True))
             ok &= near_loss - loss.min(axis=1) <= beta
-        groups = [list(range(M))] if shared else [[i] for i in range(M)]
+        groups = [list(range(M))] if shared and joint else [[i] for i in range(M)]
         acts = np.zeros(M, np.int64)
         for group in groups:
             top = -np.inf
@@ -295,7 +295,7 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
             regret[:, hit[0]] = cum
         if refit_at[t]:
             n = t + 1
-            groups = [list(range(M))] if shared else [[i] for i in range(M)]
+            groups = [list(range(M))] if shared and joint else [[i] for i in range(M)]
             for g_no, group in enumerate(groups):
                 img = obs_img[group, :n].ravel()
                 y = obs_y[group, :n].ravel()
