@@ -295,7 +295,7 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
             regret[:, hit[0]] = cum
         if refit_at[t]:
             n = t + 1
-            groups = [list(range(M))] if shared and joint else [[i] for i in range(M)]
+            groups = [list(range(M))] if shared else [[i] for i in range(M)]
             for g_no, group in enumerate(groups):
                 img = obs_img[group, :n].ravel()
                 y = obs_y[group, :n].ravel()
