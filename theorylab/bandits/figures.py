@@ -13,7 +13,9 @@ import xarray as xr
 from theorylab.bandits.model import ALGO_LABELS, DIGIT_LABELS
 from theorylab.core.plotting import SEED_BAND, figure, log_axes, seed_band
 
-LABELS = {**ALGO_LABELS, **DIGIT_LABELS}
+
+def _labels(ds: xr.Dataset) -> dict:
+    return DIGIT_LABELS if ds.attrs.get("params_class") == "DigitParams" else ALGO_LABELS
 COLORS = {"gfucb": "#d62728", "single": "#1f77b4", "shared_ls": "#ff7f0e", "oracle": "#2ca02c",
           "raw": "#7f7f7f", "shared_mlp": "#d62728", "task_mlp": "#1f77b4"}
 CLASS_TITLE = {"finite": "finite class, N maps tanh(W_j x)", "lowrank": "low-rank linear class u^T x",
@@ -49,7 +51,7 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
         sub = ds.sel(tasks=m)
         for algo in ds.algorithm.values:
             seed_band(ax, ds.t.values, sub.regret.sel(algorithm=algo), color=COLORS[str(algo)],
-                      label=LABELS[str(algo)])
+                      label=_labels(ds)[str(algo)])
         ax.set_xlabel("round T (per task)")
         ax.set_title(f"M = {m} task{'s' if m > 1 else ''}")
     axes[0].set_ylabel("cumulative regret per task (reward)")
@@ -95,7 +97,7 @@ def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
     ms = ds.tasks.values
     for algo in ds.algorithm.values:
         seed_band(ax, ms, ds.regret.sel(algorithm=algo).isel(t=-1).transpose("seed", "tasks"),
-                  color=COLORS[str(algo)], marker="o", label=LABELS[str(algo)])
+                  color=COLORS[str(algo)], marker="o", label=_labels(ds)[str(algo)])
     if "gfucb" in ds.algorithm.values:
         anchor = float(ds.regret.sel(algorithm="gfucb", tasks=ms.min()).isel(t=-1).mean())
         bm = ds.bound_multitask.isel(t=-1, seed=0).values
