@@ -62,10 +62,11 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
 
 
 def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
-    """Regret against T on log-log axes. Left: GFUCB's per-task regret for every M (solid) with the M-head
-    bound's scaling sigma sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant, so every curve must stay
-    below its dashed line); the grey line is slope 1/2. Right: the ratio measured / bound scaling, which
-    must not grow with T (seed means; the slope check uses T >= T_max / 8, shaded)."""
+    """Finite class, regret against T on log-log axes. Left: GFUCB's per-task regret for every M (solid, seed
+    means) with the reconstructed scaling sigma sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant;
+    d_E = k log T holds for a fixed representation, so this is a heuristic scale, not the paper's bound); the
+    grey line is slope 1/2. Right: the ratio measured / scaling, which must not grow with T (the slope check
+    uses T >= T_max / 8, shaded)."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.4, 3.2))
     cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
@@ -113,9 +114,10 @@ def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
 
 
 def fig_elimination(ds: xr.Dataset) -> plt.Figure:
-    """Finite class: number of representations left in the confidence set against T (mean over tasks and
-    seeds), for GFUCB's shared test (solid) and per-task tests (dashed), for every M. The shared test sums
-    the M tasks' least-squares losses, so wrong maps leave sooner as M grows; a task alone keeps them."""
+    """Finite class: number of maps with non-negative slack in GFUCB's confidence set against T (mean over
+    tasks and seeds), for the joint set of all M tasks (solid) and per-task sets (dashed), for every M. The
+    joint set sums the M tasks' least-squares losses, so wrong maps leave sooner as M grows; a task alone
+    keeps them longer."""
     fig, ax = figure(1, 1, figsize=(4.2, 3.2))
     cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
