@@ -138,6 +138,25 @@ def _beats(algorithm: str, others: tuple[str, ...]):
 _beats_independent = _beats("gfucb", ("single", "raw"))
 
 
+def _does_not_beat(algorithm: str, others: tuple[str, ...]):
+    """The contradiction of a 'beats' claim: at the largest M, the algorithm is not significantly better."""
+    def check(ds: xr.Dataset):
+        m = ds.tasks.values.max()
+        g = _final(ds, algorithm).sel(tasks=m).values
+        rows, passed = [], True
+        for other in others:
+            o = _final(ds, other).sel(tasks=m).values
+            z = _paired_z(g, o)
+            # fails as soon as the algorithm is ahead by the same margin a 'beats' claim demands
+            passed &= z < Z_MIN
+            rows.append(f"{other} {o.mean():.1f} (z {z:.1f})")
+        return (f"M = {int(m)}: {algorithm} {g.mean():.1f} vs " + ", ".join(rows),
+                f"{algorithm}'s regret per task is not below " + " nor ".join(others),
+                f"paired z (other minus {algorithm}) < {Z_MIN:g}", passed,
+                f"{g.size} seeds, same tasks, contexts and noise for every algorithm; T = {int(ds.t.max())}")
+    return check
+
+
 def _coverage(ds: xr.Dataset):
     """Share of runs (seed x M) whose set held the closest class member at every round, vs 1 - delta."""
     cov = ds.covered.sel(algorithm="gfucb").isel(t=-1).values.ravel()
@@ -195,11 +214,13 @@ CLAIMS: list[Claim] = [
           "Finite class: GFUCB's confidence set contains the true multi-head function at every round in at "
           "least a 1 - delta share of runs", "reconstructed", "finite_class", _coverage),
     Claim("bandits.multitask-gain-lowrank",
-          "Low-rank linear class (GFUCB on an eps-net): GFUCB's regret per task falls as M grows, per-task "
-          "learning's does not", "reconstructed", "lowrank", _multitask_gain),
+          "Low-rank linear class (GFUCB on an eps-net): contrary to the expected multitask gain, the regret per "
+          "task of GFUCB with the joint optimistic rule does not fall as M grows", "reconstructed", "lowrank",
+          _flat_with_m("gfucb")),
     Claim("bandits.beats-independent-lowrank",
-          "Low-rank linear class: at equal T, GFUCB beats per-task GFUCB and OFUL on the raw d-dimensional "
-          "contexts (realisable here)", "reconstructed", "lowrank", _beats_independent),
+          "Low-rank linear class: contrary to the expected gain, at the largest M GFUCB (joint rule) is not "
+          "better than per-task GFUCB nor than OFUL on the raw contexts", "reconstructed", "lowrank",
+          _does_not_beat("gfucb", ("single", "raw"))),
     Claim("bandits.oful-bound",
           "OFUL with the known representation stays below the explicit OFUL regret bound in every task",
           "derived", "lowrank", _oful_bound),
@@ -207,26 +228,27 @@ CLAIMS: list[Claim] = [
           "Low-rank class: GFUCB's set over the eps-net contains the net's closest multi-head function at every "
           "round in at least a 1 - delta share of runs", "reconstructed", "lowrank", _coverage),
     Claim("bandits.neural-multitask-gain",
-          "Multitask representation learning improves sample efficiency in non-linear bandits: with the "
-          "representation tanh(W x), GFUCB's regret per task falls as M grows", "paper", "neural",
-          _falls_with_m("gfucb", "single")),
+          "The paper reports that multitask learning improves sample efficiency in non-linear bandits; with the "
+          "representation tanh(w . x) on an eps-net, GFUCB with the joint optimistic rule does not show it: its "
+          "regret per task does not fall as M grows", "reconstructed", "neural", _flat_with_m("gfucb")),
     Claim("bandits.neural-per-task-flat",
           "Neural-net representation: per-task GFUCB's regret per task does not fall with M (our control)",
           "reconstructed", "neural", _flat_with_m("single")),
     Claim("bandits.beats-independent-neural",
-          "Neural-net representation: at equal T, GFUCB beats per-task representation learning and raw OFUL",
-          "reconstructed", "neural", _beats_independent),
+          "Neural-net representation: contrary to the expected gain, at the largest M GFUCB (joint rule) is not "
+          "better than per-task GFUCB nor than raw OFUL", "reconstructed", "neural",
+          _does_not_beat("gfucb", ("single", "raw"))),
     Claim("bandits.coverage-neural",
           "Neural-net class: GFUCB's set over the eps-net contains the net's closest multi-head function at "
           "every round in at least a 1 - delta share of runs", "reconstructed", "neural", _coverage),
     Claim("bandits.digits-multitask-gain",
-          "Digit bandit: multitask learning improves sample efficiency in a non-linear bandit; the per-task "
-          "regret of UCB on a shared MLP representation falls as M grows", "paper", "digits",
-          _falls_with_m("shared_mlp", "task_mlp")),
+          "The paper reports that multitask learning improves sample efficiency in its MNIST bandit; in our "
+          "digit bandit the shared MLP learner is not better than per-task MLP learning at the largest M",
+          "reconstructed", "digits", _does_not_beat("shared_mlp", ("task_mlp",))),
     Claim("bandits.digits-per-task-flat",
           "Digit bandit: UCB on a per-task MLP representation does not improve with M (our control)",
           "reconstructed", "digits", _flat_with_m("task_mlp")),
     Claim("bandits.digits-beats-independent",
-          "Digit bandit: at the largest M the shared MLP learner beats per-task MLP learning and OFUL on raw "
-          "pixels", "reconstructed", "digits", _beats("shared_mlp", ("task_mlp", "raw"))),
+          "Digit bandit: at the largest M the shared MLP learner beats OFUL on raw pixels",
+          "reconstructed", "digits", _beats("shared_mlp", ("raw",))),
 ]

@@ -198,6 +198,8 @@ def gfucb_beta(sigma, k, feat2, t, lam, log_n_over_delta, tasks, S, eps_f):
     dimension m k (union over the N representations).  Plus the discretisation slack of a net whose
     best point is eps_f away in sup norm: ``n eps_f^2 + 2 sigma eps_f sqrt(2 n log(N/delta))`` (the
     squared bias and the noise-bias cross term, a martingale since the bias is fixed before the noise).
+    Both discretisation terms sum over the samples of every task in the set, hence n = tasks * t; the
+    cross term concerns one fixed function, so its log(N/delta) is conservative (log(1/delta) would do).
     """
     n = tasks * t
     core = sigma * np.sqrt(tasks * k * np.log(1.0 + t * feat2 / (lam * k)) + 2.0 * log_n_over_delta) \
@@ -282,13 +284,13 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     ellipsoid product sum_i ||theta_i - theta_ij||^2_{V_ij} <= slack_j = beta - (sum_i L_ij - min).
     Actions (exact in both rules; Cauchy-Schwarz in the V_ij norms):
 
-    * ``joint`` False: each task plays its arm of largest optimistic value over the set,
-      max_{j: slack_j >= 0} theta_ij . phi_j(x) + sqrt(slack_j) ||phi_j(x)||_{V_ij^{-1}} (the whole slack
-      on that task's head, the other heads at their centres);
-    * ``joint`` True: the group plays the arm tuple (a_1..a_m) maximising the largest value of
-      sum_i f_i(x_{i,a_i}) over the set, at map j
+    * ``joint`` True (GFUCB's rule as we reconstruct the paper's Algorithm 1): the group plays the arm
+      tuple (a_1..a_m) maximising the largest value of sum_i f_i(x_{i,a_i}) over the set, at map j
       sum_i theta_ij . phi_j(x_{i,a_i}) + sqrt(slack_j) sqrt(sum_i ||phi_j(x_{i,a_i})||^2_{V_ij^{-1}}),
-      maximised over the K^m tuples by :func:`joint_optimistic_arms`.
+      maximised over the K^m tuples by :func:`joint_optimistic_arms`;
+    * ``joint`` False (a variant, not the paper's rule): each task plays its arm of largest optimistic
+      value over the set, max_{j: slack_j >= 0} theta_ij . phi_j(x) + sqrt(slack_j) ||phi_j(x)||_{V_ij^{-1}}
+      (the whole slack on that task's head, the other heads at their centres).
 
     Maps are enumerated in decreasing order of an upper bound on their value (every task at its
     largest mean and width) until no map can beat the best found.  With one task both rules are
