@@ -44,7 +44,7 @@ from theorylab.core.provenance import stamp
 STUDY = "bandits"
 ALGORITHMS = ("gfucb", "single", "shared_ls", "oracle", "raw")
 CLASSES = ("finite", "lowrank", "neural")
-ALGO_LABELS = {"gfucb": "GFUCB (joint confidence set, joint optimism)", "single": "GFUCB per task (M = 1 each)",
+ALGO_LABELS = {"gfucb": "GFUCB (joint confidence set)", "single": "GFUCB per task (M = 1 each)",
                "shared_ls": "shared least-squares UCB", "oracle": "OFUL, known representation",
                "raw": "OFUL on raw contexts"}
 MAX_NET = 200_000           # net points: the ridge statistics M N k^2 must fit in memory too
