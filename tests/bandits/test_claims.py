@@ -2,6 +2,7 @@
 and every figure rendered from quick-scale data (shared checks: tests/study_contract.py)."""
 
 import numpy as np
+import xarray as xr
 
 from tests.study_contract import *  # noqa: F403  the shared checks, parametrized by STUDY
 
@@ -75,6 +76,27 @@ def _oful_violated(ds):
     return out
 
 
+def _improves_with_tasks(algorithm):
+    """A learner whose per-task regret falls like M^(-1/2) (what a per-task learner cannot do)."""
+    def corrupt(ds):
+        out = _copy(ds)
+        shrink = (ds.tasks / ds.tasks.min()) ** -0.5
+        out["regret"].loc[{"algorithm": algorithm}] = (ds.regret.sel(algorithm=algorithm) * shrink).transpose(
+            *out["regret"].sel(algorithm=algorithm).dims).values
+        return out
+    return corrupt
+
+
+def _coverage_lost(ds):
+    """A radius too small: the set loses the true function in a third of the runs."""
+    out = _copy(ds)
+    gf = out["covered"].sel(algorithm="gfucb")
+    lost = xr.DataArray(np.arange(gf.isel(t=-1).size).reshape(gf.isel(t=-1).shape) % 3 == 0,
+                        dims=gf.isel(t=-1).dims, coords=gf.isel(t=-1).coords)
+    out["covered"].loc[{"algorithm": "gfucb"}] = gf.where(~lost, 0.0).transpose(*gf.dims).values
+    return out
+
+
 # a plausible wrong answer for each claim
 NEGATIVE = {
     "bandits.sqrt-T": _linear_regret,
@@ -82,9 +104,16 @@ NEGATIVE = {
     "bandits.multitask-gain-finite": _shared_gain_removed,
     "bandits.beats-independent-finite": _swap_algorithms("gfucb", "single"),
     "bandits.M1-reduces-to-single": _perturb_m1,
-    "bandits.multitask-gain-lowrank": _shared_gain_removed,
-    "bandits.beats-independent-lowrank": _swap_algorithms("gfucb", "raw"),
+    "bandits.multitask-gain-lowrank": _improves_with_tasks("gfucb"),
+    "bandits.beats-independent-lowrank": _regret_times(0.3, "gfucb"),
     "bandits.oful-bound": _oful_violated,
-    "bandits.neural-multitask-gain": _swap_algorithms("gfucb", "single"),
-    "bandits.beats-independent-neural": _regret_times(3.0, "gfucb"),
+    "bandits.neural-multitask-gain": _improves_with_tasks("gfucb"),
+    "bandits.neural-per-task-flat": _improves_with_tasks("single"),
+    "bandits.beats-independent-neural": _regret_times(0.3, "gfucb"),
+    "bandits.coverage-finite": _coverage_lost,
+    "bandits.coverage-lowrank": _coverage_lost,
+    "bandits.coverage-neural": _coverage_lost,
+    "bandits.digits-multitask-gain": _regret_times(0.5, "shared_mlp"),
+    "bandits.digits-per-task-flat": _improves_with_tasks("task_mlp"),
+    "bandits.digits-beats-independent": _regret_times(3.0, "shared_mlp"),
 }

@@ -1,7 +1,7 @@
 """Bandit kernels vs their NumPy twins: rounds per second (all M tasks played) in ``extra_info``.
 
 Run: ``pytest tests/benchmarks/test_bandits_benchmark.py -m bench``.  Sizes: M = 8 tasks, K = 8 arms,
-d = 8, k = 2; the finite class has N = 32 maps; the learned representation is refitted 8 times.
+d = 8, k = 2; the finite class has N = 32 maps; the learned representations are refitted 8 times.
 """
 
 import numpy as np
@@ -29,7 +29,20 @@ def _record(benchmark, rounds):
 
 def _finite_args(T):
     W, heads, cands = _env()
-    return (0, T, K, W, kernels.G_TANH, heads, 1.0, cands, True, 1.0, 1.0, LOG_INV_DELTA, 1.0, np.array([T]))
+    return (0, T, K, W, kernels.G_TANH, heads, 1.0, cands, True, False, 1.0, 1.0, LOG_INV_DELTA, 1.0, 2.0, 0.0, 0,
+            heads, np.array([T]))
+
+
+def _digit_args(T, shared):
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((1797, 64)), rng.integers(10, size=1797)
+    values, idx, noise = rng.random((M, 10)), rng.integers(1797, size=(T, M, 10)), rng.normal(size=(T, M, 10))
+    W1, b1 = rng.normal(size=(16, 64)) / 8.0, np.zeros(16)
+    refit = np.zeros(T, bool)
+    refit[np.linspace(T // 8, T - 1, 8).astype(int)] = True
+    u = rng.random((8, 60, 128))
+    return (images, labels, values, idx, noise, 0.1, W1, b1, shared, 1.0, 0.3, LOG_INV_DELTA, 1.0, refit, 2, 0.01,
+            u, np.array([T]))
 
 
 def _learned_args(T):
@@ -43,10 +56,10 @@ def _learned_args(T):
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
 def test_gfucb_finite_rounds(benchmark, impl):
-    """GFUCB over a finite class (shared elimination, N = 32): 300 rounds (kernel), 30 (NumPy twin)."""
+    """GFUCB over a finite class (joint confidence set, N = 32): 300 rounds (kernel), 30 (NumPy twin)."""
     T = 300 if impl == "numba" else 30
-    fn = kernels.run_finite if impl == "numba" else reference.run_finite
-    kernels.run_finite(*_finite_args(10))   # compile
+    fn = kernels.run_gfucb if impl == "numba" else reference.run_gfucb
+    kernels.run_gfucb(*_finite_args(10))   # compile
     benchmark.group = f"GFUCB finite class, M={M} K={K} d={D} k={KR} N={N}"
     benchmark.pedantic(fn, args=_finite_args(T), rounds=3, iterations=1)
     _record(benchmark, T)
@@ -68,10 +81,21 @@ def test_oful_rounds(benchmark, impl):
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
 def test_learned_representation_rounds(benchmark, impl):
-    """GFUCB with a learned tanh representation (8 refits, 4 alternating iterations each): 800 / 200 rounds."""
+    """Shared least-squares UCB, learned tanh representation (8 refits, 4 iterations each): 800 / 200 rounds."""
     T = 800 if impl == "numba" else 200
     fn = kernels.run_learned if impl == "numba" else reference.run_learned
     kernels.run_learned(*_learned_args(16))
-    benchmark.group = f"GFUCB learned tanh representation, M={M} K={K} d={D} k={KR}"
+    benchmark.group = f"shared least-squares UCB, tanh representation, M={M} K={K} d={D} k={KR}"
     benchmark.pedantic(fn, args=_learned_args(T), rounds=3, iterations=1)
+    _record(benchmark, T)
+
+
+@pytest.mark.parametrize("impl", ["numba", "numpy"])
+def test_mlp_ucb_rounds(benchmark, impl):
+    """Digit bandit, UCB on a shared MLP (64 -> 16, 8 refits x 2 x 60 Adam steps of 128): 400 / 100 rounds."""
+    T = 400 if impl == "numba" else 100
+    fn = kernels.run_mlp_ucb if impl == "numba" else reference.run_mlp_ucb
+    kernels.run_mlp_ucb(*_digit_args(16, True))
+    benchmark.group = f"shared-MLP UCB on 8x8 images, M={M} K=10 h=16"
+    benchmark.pedantic(fn, args=_digit_args(T, True), rounds=3, iterations=1)
     _record(benchmark, T)

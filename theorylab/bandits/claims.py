@@ -1,11 +1,12 @@
 """Claims of the multitask-bandit study, evaluated on experiment Datasets (dims tasks, seed, algorithm, t).
 
 Sources: ``paper`` only for the qualitative result of the paper's experiment that we could read
-(multitask representation learning boosts sample efficiency with a neural-net representation; the
-comparison with OFUL on raw contexts is ours, so the claim that includes it is ``reconstructed``);
-``derived`` for statements that follow from the model or from the OFUL theorem with explicit
-constants; ``reconstructed`` for the regret-bound scalings (sqrt T, the M-head log-covering
-number), whose statement in the paper (its main theorem) we could not read in full.
+(multitask representation learning improves sample efficiency in non-linear bandits); the other
+halves of those comparisons (per-task learning does not improve with M, the raw-OFUL baseline) are
+our design and ``reconstructed``; ``derived`` for statements that follow from the model or from the
+OFUL theorem with explicit constants; ``reconstructed`` for the regret-bound scalings (sqrt T, the
+M-head log-covering number) and GFUCB's confidence radius, whose statement in the paper (its main
+theorem) we could not read in full.
 """
 
 from __future__ import annotations
@@ -80,6 +81,31 @@ def _m_slope(ds: xr.Dataset, algorithm: str):
     return loglog_slope(ds.tasks.values, y)
 
 
+def _falls_with_m(algorithm: str, other: str):
+    def check(ds: xr.Dataset):
+        s = _m_slope(ds, algorithm)
+        fin = _final(ds, algorithm).mean("seed").values
+        fin_o = _final(ds, other).mean("seed").values
+        return (f"d log(regret/task) / d log M = {s.slope:.3f} (95% CI {s.low:.3f}..{s.high:.3f})",
+                f"< 0: {algorithm}'s per-task regret falls as M grows", "95% bootstrap CI over seeds: upper < 0",
+                s.high < 0.0, f"per-task regret at T vs M = {fmt(ds.tasks.values)}: {algorithm} {fmt(fin)}, "
+                              f"{other} {fmt(fin_o)}")
+    return check
+
+
+def _flat_with_m(algorithm: str):
+    def check(ds: xr.Dataset):
+        s = _m_slope(ds, algorithm)
+        # per-task learning faces the same task distribution at every M (its radius only grows with
+        # log(M/delta)), so its true slope is >= 0: it must not be significantly negative
+        return (f"d log(regret/task) / d log M = {s.slope:.3f} (95% CI {s.low:.3f}..{s.high:.3f})",
+                f">= 0: {algorithm}'s per-task regret does not fall with M",
+                "95% bootstrap CI over seeds: upper >= 0", s.high >= 0.0,
+                f"per-task regret at T vs M = {fmt(ds.tasks.values)}: "
+                f"{fmt(_final(ds, algorithm).mean('seed').values)}")
+    return check
+
+
 def _multitask_gain(ds: xr.Dataset):
     g, s = _m_slope(ds, "gfucb"), _m_slope(ds, "single")
     fin_g, fin_s = _final(ds, "gfucb").mean("seed").values, _final(ds, "single").mean("seed").values
@@ -93,18 +119,57 @@ def _multitask_gain(ds: xr.Dataset):
             f"per-task regret at T vs M = {fmt(ds.tasks.values)}: GFUCB {fmt(fin_g)}, per-task {fmt(fin_s)}")
 
 
-def _beats_independent(ds: xr.Dataset):
-    m = ds.tasks.values.max()
-    g = _final(ds, "gfucb").sel(tasks=m).values
-    rows, passed = [], True
-    for other in ("single", "raw"):
-        o = _final(ds, other).sel(tasks=m).values
-        z = _paired_z(g, o)
-        passed &= z >= Z_MIN
-        rows.append(f"{other} {o.mean():.1f} (z {z:.1f})")
-    return (f"M = {int(m)}: GFUCB {g.mean():.1f} vs " + ", ".join(rows),
-            "GFUCB regret per task < per-task GFUCB and < OFUL on raw contexts", f"paired z >= {Z_MIN:g}",
-            passed, f"{g.size} seeds, same tasks, contexts and noise for every algorithm; T = {int(ds.t.max())}")
+def _beats(algorithm: str, others: tuple[str, ...]):
+    def check(ds: xr.Dataset):
+        m = ds.tasks.values.max()
+        g = _final(ds, algorithm).sel(tasks=m).values
+        rows, passed = [], True
+        for other in others:
+            o = _final(ds, other).sel(tasks=m).values
+            z = _paired_z(g, o)
+            passed &= z >= Z_MIN
+            rows.append(f"{other} {o.mean():.1f} (z {z:.1f})")
+        return (f"M = {int(m)}: {algorithm} {g.mean():.1f} vs " + ", ".join(rows),
+                f"{algorithm}'s regret per task < " + " and < ".join(others), f"paired z >= {Z_MIN:g}",
+                passed, f"{g.size} seeds, same tasks, contexts and noise for every algorithm; T = {int(ds.t.max())}")
+    return check
+
+
+_beats_independent = _beats("gfucb", ("single", "raw"))
+
+
+def _does_not_beat(algorithm: str, others: tuple[str, ...]):
+    """The contradiction of a 'beats' claim: at the largest M, the algorithm is not significantly better."""
+    def check(ds: xr.Dataset):
+        m = ds.tasks.values.max()
+        g = _final(ds, algorithm).sel(tasks=m).values
+        rows, passed = [], True
+        for other in others:
+            o = _final(ds, other).sel(tasks=m).values
+            z = _paired_z(g, o)
+            # fails as soon as the algorithm is ahead by the same margin a 'beats' claim demands
+            passed &= z < Z_MIN
+            rows.append(f"{other} {o.mean():.1f} (z {z:.1f})")
+        return (f"M = {int(m)}: {algorithm} {g.mean():.1f} vs " + ", ".join(rows),
+                f"{algorithm}'s regret per task is not below " + " nor ".join(others),
+                f"paired z (other minus {algorithm}) < {Z_MIN:g}", passed,
+                f"{g.size} seeds, same tasks, contexts and noise for every algorithm; T = {int(ds.t.max())}")
+    return check
+
+
+def _coverage(ds: xr.Dataset):
+    """Share of runs (seed x M) whose set held the closest class member at every round, vs 1 - delta."""
+    cov = ds.covered.sel(algorithm="gfucb").isel(t=-1).values.ravel()
+    n = cov.size
+    delta = float(ds.attrs.get("delta", 0.05))
+    # binomial tolerance: with true coverage 1 - delta the observed share is >= 1 - delta - 3 sd
+    # (one-sided chance of a false alarm ~1e-3)
+    floor = 1.0 - delta - 3.0 * np.sqrt(delta * (1 - delta) / n)
+    share = float(cov.mean())
+    return (f"{share:.3f} of {n} runs (seed x M) covered at every round",
+            f">= 1 - delta = {1 - delta:.2f}", f"share >= 1 - delta - 3 binomial sd = {floor:.3f}",
+            share >= floor, f"class of {ds.attrs.get('n_maps')} maps, sup-norm slack eps_f = "
+                            f"{float(ds.attrs.get('eps_f', 0.0)):.3g}; per-task sets give the same check per task")
 
 
 # --- exact statements ----------------------------------------------------------------------------------
@@ -133,8 +198,9 @@ CLAIMS: list[Claim] = [
           "Regret grows like sqrt T: log-log slope of GFUCB's per-task regret over [T/8, T] near 1/2",
           "reconstructed", "finite_class", _sqrt_t),
     Claim("bandits.bound-ratio",
-          "Measured per-task regret stays below the M-head bound's scaling sigma sqrt(T d_E beta_T(M) / M), "
-          "and the ratio does not grow with T", "reconstructed", "finite_class", _bound_ratio),
+          "Measured per-task regret stays below a reconstructed scaling sigma sqrt(T d_E beta_T(M) / M) and the "
+          "ratio does not grow with T; d_E = k log T is the eluder dimension for a fixed representation, not "
+          "for a general Phi, so this is not the paper's bound", "reconstructed", "finite_class", _bound_ratio),
     Claim("bandits.multitask-gain-finite",
           "Finite class: GFUCB's regret per task falls as M grows, per-task representation learning's does not",
           "reconstructed", "finite_class", _multitask_gain),
@@ -144,20 +210,45 @@ CLAIMS: list[Claim] = [
     Claim("bandits.M1-reduces-to-single",
           "With one task the shared confidence set is the single-task one: identical runs", "derived",
           "finite_class", _m1_reduces),
+    Claim("bandits.coverage-finite",
+          "Finite class: GFUCB's confidence set contains the true multi-head function at every round in at "
+          "least a 1 - delta share of runs", "reconstructed", "finite_class", _coverage),
     Claim("bandits.multitask-gain-lowrank",
-          "Low-rank linear class: GFUCB's regret per task falls as M grows, per-task learning's does not",
-          "reconstructed", "lowrank", _multitask_gain),
+          "Low-rank linear class (GFUCB on an eps-net): contrary to the expected multitask gain, the regret per "
+          "task of GFUCB with the joint optimistic rule does not fall as M grows", "reconstructed", "lowrank",
+          _flat_with_m("gfucb")),
     Claim("bandits.beats-independent-lowrank",
-          "Low-rank linear class: at equal T, GFUCB beats per-task fits and OFUL on the raw d-dimensional "
-          "contexts (realisable here)", "reconstructed", "lowrank", _beats_independent),
+          "Low-rank linear class: contrary to the expected gain, at the largest M GFUCB (joint rule) is not "
+          "better than per-task GFUCB nor than OFUL on the raw contexts", "reconstructed", "lowrank",
+          _does_not_beat("gfucb", ("single", "raw"))),
     Claim("bandits.oful-bound",
           "OFUL with the known representation stays below the explicit OFUL regret bound in every task",
           "derived", "lowrank", _oful_bound),
+    Claim("bandits.coverage-lowrank",
+          "Low-rank class: GFUCB's set over the eps-net contains the net's closest multi-head function at every "
+          "round in at least a 1 - delta share of runs", "reconstructed", "lowrank", _coverage),
     Claim("bandits.neural-multitask-gain",
-          "Neural-net representation: multitask representation learning boosts sample efficiency, GFUCB's "
-          "regret per task falls as M grows while per-task learning's does not", "paper", "neural",
-          _multitask_gain),
+          "The paper reports that multitask learning improves sample efficiency in non-linear bandits; with the "
+          "representation tanh(w . x) on an eps-net, GFUCB with the joint optimistic rule does not show it: its "
+          "regret per task does not fall as M grows", "reconstructed", "neural", _flat_with_m("gfucb")),
+    Claim("bandits.neural-per-task-flat",
+          "Neural-net representation: per-task GFUCB's regret per task does not fall with M (our control)",
+          "reconstructed", "neural", _flat_with_m("single")),
     Claim("bandits.beats-independent-neural",
-          "Neural-net representation: at equal T, GFUCB beats per-task representation learning and raw OFUL",
-          "reconstructed", "neural", _beats_independent),
+          "Neural-net representation: contrary to the expected gain, at the largest M GFUCB (joint rule) is not "
+          "better than per-task GFUCB nor than raw OFUL", "reconstructed", "neural",
+          _does_not_beat("gfucb", ("single", "raw"))),
+    Claim("bandits.coverage-neural",
+          "Neural-net class: GFUCB's set over the eps-net contains the net's closest multi-head function at "
+          "every round in at least a 1 - delta share of runs", "reconstructed", "neural", _coverage),
+    Claim("bandits.digits-multitask-gain",
+          "The paper reports that multitask learning improves sample efficiency in its MNIST bandit; in our "
+          "digit bandit the shared MLP learner is not better than per-task MLP learning at the largest M",
+          "reconstructed", "digits", _does_not_beat("shared_mlp", ("task_mlp",))),
+    Claim("bandits.digits-per-task-flat",
+          "Digit bandit: UCB on a per-task MLP representation does not improve with M (our control)",
+          "reconstructed", "digits", _flat_with_m("task_mlp")),
+    Claim("bandits.digits-beats-independent",
+          "Digit bandit: at the largest M the shared MLP learner beats OFUL on raw pixels",
+          "reconstructed", "digits", _beats("shared_mlp", ("raw",))),
 ]

@@ -9,42 +9,38 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import FuncFormatter
 
-from theorylab.bandits.model import ALGO_LABELS
-from theorylab.core.plotting import figure
-
-COLORS = {"gfucb": "#d62728", "single": "#1f77b4", "oracle": "#2ca02c", "raw": "#7f7f7f"}
-CLASS_TITLE = {"finite": "finite class, N maps tanh(W_j x)", "lowrank": "low-rank linear class B^T x",
-               "neural": "neural class tanh(W x)"}
+from theorylab.bandits.model import ALGO_LABELS, DIGIT_LABELS
+from theorylab.core.plotting import SEED_BAND, figure, log_axes, seed_band
 
 
-def _plain_log_y(ax) -> None:
-    """Log y axis with plain decimal tick labels (20, 50, 0.2) instead of powers of ten."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}" if f"{y:.1g}"[0] in "25" else ""))
-
-
-def _mean_se(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    n = da.sizes["seed"]
-    return da.mean("seed").values, (da.std("seed", ddof=1).values / np.sqrt(n) if n > 1 else 0 * da.mean("seed").values)
+def _labels(ds: xr.Dataset) -> dict:
+    return DIGIT_LABELS if ds.attrs.get("params_class") == "DigitParams" else ALGO_LABELS
+COLORS = {"gfucb": "#d62728", "single": "#1f77b4", "shared_ls": "#ff7f0e", "oracle": "#2ca02c",
+          "raw": "#7f7f7f", "shared_mlp": "#d62728", "task_mlp": "#1f77b4"}
+CLASS_TITLE = {"finite": "finite class, N maps tanh(W_j x)", "lowrank": "low-rank linear class u^T x",
+               "neural": "neural class tanh(w . x)"}
 
 
 def _title(ds: xr.Dataset) -> str:
     a = ds.attrs
+    if a.get("params_class") == "DigitParams":
+        return (f"8x8 digits ({a.get('n_images')} images): K = {a.get('arms')} images a round, "
+                f"MLP width {a.get('hidden')}, sigma = {a.get('noise')}")
+    net = f", net of N = {a.get('n_maps')} maps at eps = {a.get('net_eps')}" if a.get("rep_class") != "finite" \
+        and "gfucb" in ds.algorithm.values else ""
     return (f"{CLASS_TITLE.get(a.get('rep_class'), '')}: d = {a.get('dim')}, k = {a.get('rep_dim')}, "
-            f"K = {a.get('arms')}, sigma = {a.get('noise')}")
+            f"K = {a.get('arms')}, sigma = {a.get('noise')}{net}")
 
 
 CURVES = ("Per-task cumulative pseudo-regret against rounds T at the largest number of tasks M (left) and at "
-          "M = 1 (right), mean over seeds with +-1 standard error bands. GFUCB learns one representation from "
-          "all M tasks; per-task GFUCB learns it from each task alone; OFUL with the known representation is the "
-          "floor and OFUL on the raw contexts ignores the shared structure. Every algorithm sees the same tasks, "
-          "contexts and noise; at M = 1 the two GFUCB variants coincide.")
-VS_M = ("Per-task regret at the horizon T against the number of tasks M (log-log, mean +- standard error over "
-        "seeds). Dashed: the bound scalings anchored at M = 1 on the measured GFUCB value, sqrt(beta_T(M) / M) "
-        "for the shared representation (log N(Phi) paid once for all tasks) and flat for per-task learning "
+          "M = 1 (right); " + SEED_BAND + ". GFUCB keeps one confidence set of multi-head functions for all M "
+          "tasks; per-task GFUCB keeps one per task; OFUL with the known representation is the floor and OFUL on "
+          "the raw contexts ignores the shared structure. Every algorithm sees the same tasks, contexts and "
+          "noise; at M = 1 the two GFUCB variants coincide.")
+VS_M = ("Per-task regret at the horizon T against the number of tasks M (log-log; " + SEED_BAND + "). "
+        "Dashed: reconstructed scalings anchored at M = 1 on the measured GFUCB value, sqrt(beta_T(M) / M) "
+        "for the shared set (log N(Phi) paid once for all tasks) and flat for per-task learning "
         "(paid by every task).")
 
 
@@ -54,9 +50,8 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
     for ax, m in zip(axes, ms):
         sub = ds.sel(tasks=m)
         for algo in ds.algorithm.values:
-            mean, se = _mean_se(sub.regret.sel(algorithm=algo))
-            ax.plot(ds.t, mean, color=COLORS[str(algo)], label=ALGO_LABELS[str(algo)])
-            ax.fill_between(ds.t, mean - se, mean + se, color=COLORS[str(algo)], alpha=0.2, lw=0)
+            seed_band(ax, ds.t.values, sub.regret.sel(algorithm=algo), color=COLORS[str(algo)],
+                      label=_labels(ds)[str(algo)])
         ax.set_xlabel("round T (per task)")
         ax.set_title(f"M = {m} task{'s' if m > 1 else ''}")
     axes[0].set_ylabel("cumulative regret per task (reward)")
@@ -67,10 +62,11 @@ def _regret_curves(ds: xr.Dataset) -> plt.Figure:
 
 
 def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
-    """Regret against T on log-log axes. Left: GFUCB's per-task regret for every M (solid) with the M-head
-    bound's scaling sigma sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant, so every curve must stay
-    below its dashed line); the grey line is slope 1/2. Right: the ratio measured / bound scaling, which
-    must not grow with T (seed means; the slope check uses T >= T_max / 8, shaded)."""
+    """Finite class, regret against T on log-log axes. Left: GFUCB's per-task regret for every M (solid, seed
+    means) with the reconstructed scaling sigma sqrt(T d_E beta_T(M) / M) (dashed, same colour, unit constant;
+    d_E = k log T holds for a fixed representation, so this is a heuristic scale, not the paper's bound); the
+    grey line is slope 1/2. Right: the ratio measured / scaling, which must not grow with T (the slope check
+    uses T >= T_max / 8, shaded)."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.4, 3.2))
     cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
@@ -86,8 +82,7 @@ def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
     r_end = float(ds.regret.sel(algorithm="gfucb").isel(t=-1).mean())
     ax.plot(ref, r_end * np.sqrt(ref / t.max()), color="0.6", lw=0.8, label=r"$\propto \sqrt{T}$")
     for a in (ax, bx):
-        a.set_xscale("log")
-        _plain_log_y(a)
+        log_axes(a)
         a.set_xlabel("round T (per task)")
         a.axvspan(t.max() / 8, t.max(), color="0.93", lw=0, zorder=0)
     ax.set_ylabel("cumulative regret per task (reward)")
@@ -102,17 +97,15 @@ def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
     fig, ax = figure(1, 1, figsize=(6.2, 3.3))
     ms = ds.tasks.values
     for algo in ds.algorithm.values:
-        mean, se = _mean_se(ds.regret.sel(algorithm=algo).isel(t=-1))
-        ax.errorbar(ms, mean, yerr=se, color=COLORS[str(algo)], marker="o", ms=3.5, capsize=2,
-                    label=ALGO_LABELS[str(algo)])
-    anchor = float(ds.regret.sel(algorithm="gfucb", tasks=ms.min()).isel(t=-1).mean())
-    bm = ds.bound_multitask.isel(t=-1, seed=0).values
-    bs = ds.bound_single.isel(t=-1, seed=0).values
-    ax.plot(ms, anchor * bm / bm[0], color=COLORS["gfucb"], ls="--", lw=0.9, label="bound scaling, shared")
-    ax.plot(ms, anchor * bs / bs[0], color=COLORS["single"], ls="--", lw=0.9, label="bound scaling, per task")
-    ax.set_xscale("log", base=2)
-    _plain_log_y(ax)
-    ax.set_xticks(ms, [str(int(m)) for m in ms])
+        seed_band(ax, ms, ds.regret.sel(algorithm=algo).isel(t=-1).transpose("seed", "tasks"),
+                  color=COLORS[str(algo)], marker="o", label=_labels(ds)[str(algo)])
+    if "gfucb" in ds.algorithm.values:
+        anchor = float(ds.regret.sel(algorithm="gfucb", tasks=ms.min()).isel(t=-1).mean())
+        bm = ds.bound_multitask.isel(t=-1, seed=0).values
+        bs = ds.bound_single.isel(t=-1, seed=0).values
+        ax.plot(ms, anchor * bm / bm[0], color=COLORS["gfucb"], ls="--", lw=0.9, label="scaling, shared set")
+        ax.plot(ms, anchor * bs / bs[0], color=COLORS["single"], ls="--", lw=0.9, label="scaling, per-task sets")
+    log_axes(ax, base=2, xticks=[int(m) for m in ms])
     ax.set_xlabel("number of tasks M")
     ax.set_ylabel(f"regret per task at T = {int(ds.t.max())} (reward)")
     ax.set_title(_title(ds), fontsize=8)
@@ -121,9 +114,10 @@ def _regret_vs_M(ds: xr.Dataset) -> plt.Figure:
 
 
 def fig_elimination(ds: xr.Dataset) -> plt.Figure:
-    """Finite class: number of representations left in the confidence set against T (mean over tasks and
-    seeds), for GFUCB's shared test (solid) and per-task tests (dashed), for every M. The shared test sums
-    the M tasks' least-squares losses, so wrong maps leave sooner as M grows; a task alone keeps them."""
+    """Finite class: number of maps with non-negative slack in GFUCB's confidence set against T (mean over
+    tasks and seeds), for the joint set of all M tasks (solid) and per-task sets (dashed), for every M. The
+    joint set sums the M tasks' least-squares losses, so wrong maps leave sooner as M grows; a task alone
+    keeps them longer."""
     fig, ax = figure(1, 1, figsize=(4.2, 3.2))
     cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
@@ -134,8 +128,7 @@ def fig_elimination(ds: xr.Dataset) -> plt.Figure:
             ax.plot(ds.t, alive, color=color, ls=ls, label=f"M = {int(m)}" if algo == "gfucb" else None)
     ax.plot([], [], color="k", ls="-", label="shared (GFUCB)")
     ax.plot([], [], color="k", ls="--", label="per task")
-    ax.set_xscale("log")
-    _plain_log_y(ax)
+    log_axes(ax)
     ax.set_xlabel("round T (per task)")
     ax.set_ylabel("maps in the confidence set")
     ax.set_title(f"N = {ds.attrs.get('candidates')} candidate representations", fontsize=9)
@@ -169,14 +162,38 @@ def fig_neural_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
     return _regret_vs_M(ds)
 
 
+def fig_digits_regret_curves(ds: xr.Dataset) -> plt.Figure:
+    return _regret_curves(ds)
+
+
+def fig_digits_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
+    return _regret_vs_M(ds)
+
+
 fig_finite_regret_curves.__doc__ = ("Finite class of N nonlinear maps tanh(W_j x), enumerated exactly. " + CURVES)
-fig_finite_regret_vs_M.__doc__ = ("Finite class. " + VS_M + " Sharing the elimination test pays off as M "
-                                  "grows; eliminating alone does not.")
-fig_lowrank_regret_curves.__doc__ = ("Low-rank linear class B^T x (the representation is a least-squares fit "
-                                     "of B, refitted on a schedule). " + CURVES + " OFUL on raw contexts is "
-                                     "realisable here but pays for all d dimensions in every task.")
-fig_lowrank_regret_vs_M.__doc__ = ("Low-rank linear class. " + VS_M + " log N(Phi) ~ d k log T for this class.")
-fig_neural_regret_curves.__doc__ = ("Neural-net representation tanh(W x) on synthetic Gaussian contexts (the "
-                                    "setting of the paper's experiment, which used MNIST). " + CURVES)
-fig_neural_regret_vs_M.__doc__ = ("Neural-net representation tanh(W x). " + VS_M + " log N(Phi) ~ d k log T "
-                                  "(parameter count) for this class.")
+fig_finite_regret_vs_M.__doc__ = ("Finite class. " + VS_M + " Sharing the confidence set pays off as M "
+                                  "grows; per-task sets do not.")
+fig_lowrank_regret_curves.__doc__ = ("Low-rank linear class u^T x, |u| = 1 (d = 4, k = 1): GFUCB runs exactly on "
+                                     "an eps-net of the lines of R^d, whose log-size and discretisation slack "
+                                     "enter its radius. " + CURVES + " Orange: shared least-squares UCB, one u "
+                                     "fitted by least squares on all tasks' data with OFUL on top and no "
+                                     "representation term in its bonus (a baseline, not GFUCB). OFUL on raw "
+                                     "contexts is realisable here but pays for all d dimensions in every task.")
+fig_lowrank_regret_vs_M.__doc__ = ("Low-rank linear class on an eps-net. " + VS_M + " log N(Phi) is the log of "
+                                   "the net's size.")
+fig_neural_regret_curves.__doc__ = ("Neural-net representation tanh(w . x), |w| <= 1.5 (d = 3, k = 1) on "
+                                    "synthetic Gaussian contexts: GFUCB runs exactly on an eps-net of the ball. "
+                                    + CURVES + " Orange: shared least-squares UCB (Gauss-Newton fit of one w, "
+                                    "OFUL on top; a baseline, not GFUCB).")
+fig_neural_regret_vs_M.__doc__ = ("Neural-net representation tanh(w . x) on an eps-net. " + VS_M + " log N(Phi) "
+                                  "is the log of the net's size.")
+fig_digits_regret_curves.__doc__ = ("Digit-classification bandit on scikit-learn's bundled 8x8 digits: each "
+                                    "round a task is offered K images and task i's reward of a digit of class c "
+                                    "is v_ic + noise (v_i uniform in [0, 1]^10). Per-task cumulative pseudo-regret "
+                                    "against T at the largest M (left) and M = 1 (right); " + SEED_BAND + ". Red: "
+                                    "UCB on one MLP representation tanh(W1 x + b1) fitted on all tasks' data; "
+                                    "blue: the same with one MLP per task; green: OFUL on the true class "
+                                    "(known representation); grey: OFUL on raw pixels.")
+fig_digits_regret_vs_M.__doc__ = ("Digit bandit: per-task regret at the horizon against the number of tasks M "
+                                  "(log-log; " + SEED_BAND + "). The shared MLP learns the image "
+                                  "representation from all M tasks' data; per-task MLPs each learn it alone.")

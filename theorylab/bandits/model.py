@@ -1,29 +1,38 @@
-"""Multitask contextual bandits with a shared representation: parameters and the simulator.
+"""Multitask contextual bandits with a shared representation: parameters and the simulators.
 
 M tasks are played concurrently for T rounds.  Task i's mean reward for a context x is
 ``theta_i . phi*(x)`` with ``phi*(x) = g(W* x)`` in R^k, the same map for every task.  Three
 representation classes Phi:
 
-* ``finite``: N nonlinear maps ``tanh(W_j x)`` (W* one of them, the others perturbations of it),
-  enumerated exactly by GFUCB;
+* ``finite``: N nonlinear maps ``tanh(W_j x)`` (W* one of them, the others perturbations of it);
 * ``lowrank``: linear maps ``B^T x`` with B in R^{d x k} (W* = B^T, orthonormal rows);
-* ``neural``: one-hidden-layer maps ``tanh(W x)``, W in R^{k x d} (the paper's neural-net
-  representation, on synthetic contexts).
+* ``neural``: one-hidden-layer maps ``tanh(W x)`` with ||W||_F <= ``gain`` (W* on that sphere).
 
 Algorithms (all on the same contexts and noise, see :mod:`kernels`):
 
-* ``gfucb``: the representation is learned from all M tasks' data (finite class: elimination by
-  the summed least-squares loss; continuous classes: least-squares fit of a shared W, refitted on a
-  schedule) and each task plays OFUL on top of it;
-* ``single``: the same algorithm run on each task alone (independent representation learning);
+* ``gfucb``: GFUCB, the confidence set of multi-head functions whose summed regularised
+  least-squares loss over all M tasks is within beta of the smallest; the M tasks play the arm
+  tuple (a_1..a_M) maximising max_{f in the set} sum_i f_i(x_i, a_i) (joint optimism).  That is
+  our reconstruction of the paper's Algorithm 1 (its pseudocode was not readable to us) and the
+  default; ``joint_actions=False`` is a labelled variant in which each task plays its own most
+  optimistic arm over the set.  Exact over the finite class, and over an eps-net of the continuous
+  classes (``net_eps``; the net's log-size and its discretisation slack enter beta);
+* ``single``: GFUCB run on each task alone (M = 1 each; independent representation learning);
+* ``shared_ls``: shared least-squares UCB (continuous classes only): one W fitted by least squares on
+  all tasks' data, refitted on a schedule, OFUL per task on its features, no representation term in
+  the bonus (a baseline, not GFUCB);
 * ``oracle``: independent OFUL per task on the true features phi* (known representation);
-* ``raw``: independent OFUL per task on the raw d-dimensional context (unknown representation;
-  realisable only for ``lowrank``).
+* ``raw``: independent OFUL per task on the raw d-dimensional context (realisable only for ``lowrank``).
+
+The digit-classification bandit (:func:`simulate_digits`) has its own parameters and learners.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -33,10 +42,12 @@ from theorylab.core.params import Params, param
 from theorylab.core.provenance import stamp
 
 STUDY = "bandits"
-ALGORITHMS = ("gfucb", "single", "oracle", "raw")
+ALGORITHMS = ("gfucb", "single", "shared_ls", "oracle", "raw")
 CLASSES = ("finite", "lowrank", "neural")
-ALGO_LABELS = {"gfucb": "GFUCB (shared representation)", "single": "GFUCB per task (M = 1 each)",
-               "oracle": "OFUL, known representation", "raw": "OFUL on raw contexts"}
+ALGO_LABELS = {"gfucb": "GFUCB (joint confidence set)", "single": "GFUCB per task (M = 1 each)",
+               "shared_ls": "shared least-squares UCB", "oracle": "OFUL, known representation",
+               "raw": "OFUL on raw contexts"}
+MAX_NET = 200_000           # net points: the ridge statistics M N k^2 must fit in memory too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +69,12 @@ class BanditParams(Params):
                              "(doubling before that)", ge=1, le=100_000)
     fit_iters: int = param(4, "alternating (ridge heads, Gauss-Newton on W) iterations per refit", ge=1, le=100)
     damping: float = param(1.0, "Levenberg-Marquardt damping of the W step", gt=0, le=1e6)
-    algorithms: tuple[str, ...] = param(ALGORITHMS, "algorithms to run", choices=ALGORITHMS)
+    joint_actions: bool = param(True, "GFUCB's action rule: True, the paper's (reconstructed) rule, the M tasks "
+                                "play the arm tuple of largest summed optimistic value over the joint set; False, "
+                                "a variant where each task plays its own most optimistic arm over the set")
+    net_eps: float = param(0.2, "continuous classes: covering radius eps of GFUCB's net of Phi", gt=0, le=1)
+    algorithms: tuple[str, ...] = param(("gfucb", "single", "oracle", "raw"), "algorithms to run",
+                                        choices=ALGORITHMS)
     n_records: int = param(40, "log-spaced rounds at which regret is stored", ge=4, le=10_000)
 
     def check(self) -> None:
@@ -72,6 +88,15 @@ class BanditParams(Params):
         if self.rep_class == "finite" and self.tasks * self.candidates * self.rep_dim ** 2 > 20_000_000:
             raise ValueError(f"candidates must keep the ridge statistics M N k^2 <= 2e7 (got {self.tasks} x "
                              f"{self.candidates} x {self.rep_dim}^2)")
+        if self.rep_class == "finite" and "shared_ls" in self.algorithms:
+            raise ValueError("algorithms must not contain shared_ls for the finite class (it fits a continuous W)")
+        if self.rep_class != "finite" and {"gfucb", "single"} & set(self.algorithms):
+            if self.rep_class == "lowrank" and self.rep_dim != 1:
+                raise ValueError(f"rep_dim must be 1 for GFUCB's net of the low-rank class (got {self.rep_dim})")
+            n = theory.net_size_bound(self.rep_class, self.dim, self.rep_dim, self.net_eps, self.gain)
+            if n > MAX_NET or n * self.tasks * self.rep_dim ** 2 > 20_000_000:
+                raise ValueError(f"net_eps must keep the eps-net of Phi within memory, N <= {MAX_NET} and "
+                                 f"M N k^2 <= 2e7 (got N = {n} at eps = {self.net_eps}, M = {self.tasks})")
 
 
 def record_rounds(rounds: int, n_records: int) -> np.ndarray:
@@ -92,8 +117,10 @@ class Environment:
     W_true: np.ndarray       # (k, d)
     g: int
     heads: np.ndarray        # (M, k), unit norm
-    candidates: np.ndarray   # (N, k, d) for the finite class (W* at index true_index), else (0, k, d)
-    true_index: int
+    candidates: np.ndarray   # (N, k, d): the finite class (W* at index true_index) or an eps-net of Phi
+    true_index: int          # the member closest to W* (W* itself for the finite class)
+    near_heads: np.ndarray   # (M, k): heads that make the closest member closest to the true function
+    eps_f: float             # sup-norm distance bound between that function and the true one
 
 
 def make_environment(p: BanditParams, seed: int) -> Environment:
@@ -111,6 +138,9 @@ def make_environment(p: BanditParams, seed: int) -> Environment:
     if p.rep_class == "lowrank":
         B, _ = np.linalg.qr(rng.normal(size=(d, k)))
         W, g = np.ascontiguousarray(B.T), kernels.G_LINEAR
+    elif p.rep_class == "neural":
+        W, g = rng.normal(size=(k, d)), kernels.G_TANH
+        W *= p.gain / np.linalg.norm(W)
     else:
         W, g = p.gain * rng.normal(size=(k, d)), kernels.G_TANH
     if p.rep_class == "finite":
@@ -119,7 +149,22 @@ def make_environment(p: BanditParams, seed: int) -> Environment:
         cands[j] = W
     heads = rng.normal(size=(p.tasks, k))
     heads /= np.linalg.norm(heads, axis=1, keepdims=True)
-    return Environment(W, g, heads, cands, j)
+    near_heads, eps_f = heads, 0.0
+    if p.rep_class != "finite" and {"gfucb", "single"} & set(p.algorithms):
+        cands = net_of(p.rep_class, d, k, p.net_eps, p.gain)
+        j = int(np.argmin(theory.net_distance(p.rep_class, W[None], cands)[0]))
+        # low-rank: the closest line u_j carries the head theta (u_j . u*); tanh maps keep the heads
+        near_heads = heads @ (cands[j] @ W.T).T if p.rep_class == "lowrank" else heads
+        eps_f = p.net_eps                                      # |theta| <= S = 1
+    return Environment(W, g, heads, cands, j, np.ascontiguousarray(near_heads), eps_f)
+
+
+@functools.lru_cache(maxsize=8)
+def net_of(rep_class: str, dim: int, rep_dim: int, eps: float, radius: float) -> np.ndarray:
+    """The eps-net of Phi (deterministic, built once per process); read-only."""
+    net = theory.epsilon_net(rep_class, dim, rep_dim, eps, radius)
+    net.setflags(write=False)
+    return net
 
 
 def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
@@ -129,22 +174,23 @@ def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
 
 
 def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.ndarray, log_inv_delta: float):
-    """(regret (M, R), alive (M, R) or None) of one algorithm."""
+    """(regret (M, R), alive (M, R) or None, covered (M, R) or None) of one algorithm."""
     common = (seed, p.rounds, p.arms, env.W_true, env.g, env.heads, p.noise)
     if algorithm in ("oracle", "raw"):
         W_feat, g_feat = (env.W_true, env.g) if algorithm == "oracle" else (np.eye(p.dim), kernels.G_LINEAR)
         regret, _ = kernels.run_linucb(*common, W_feat, g_feat, p.lam, p.beta_scale, log_inv_delta, 1.0, rec)
-        return regret, None
-    shared = algorithm == "gfucb"
-    if p.rep_class == "finite":
-        regret, _, alive = kernels.run_finite(*common, env.candidates, shared, p.lam, p.beta_scale,
-                                              log_inv_delta, 1.0, rec)
-        return regret, alive
+        return regret, None, None
+    if algorithm in ("gfucb", "single"):
+        feat2 = 1.0 if env.g == kernels.G_LINEAR else float(p.rep_dim)    # bound on |phi(x)|^2, |x| = 1
+        regret, _, alive, covered = kernels.run_gfucb(*common, env.candidates, algorithm == "gfucb",
+                                                      p.joint_actions, p.lam,
+                                                      p.beta_scale, log_inv_delta, 1.0, feat2, env.eps_f,
+                                                      env.true_index, env.near_heads, rec)
+        return regret, alive, covered
     W0 = _initial_maps(p, seed, 1)
-    W0 = W0 if shared else np.repeat(W0, p.tasks, axis=0)    # every task starts from the same map
-    regret, _ = kernels.run_learned(*common, W0, shared, p.lam, p.beta_scale, log_inv_delta, 1.0,
+    regret, _ = kernels.run_learned(*common, W0, True, p.lam, p.beta_scale, log_inv_delta, 1.0,
                                     refit_schedule(p.rounds, p.refit_every), p.fit_iters, p.damping, rec)
-    return regret, None
+    return regret, None, None
 
 
 def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
@@ -153,12 +199,14 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     env = make_environment(p, seed)
     rec = record_rounds(p.rounds, p.n_records)
     log_inv_delta = float(np.log(p.tasks / p.delta))   # union over the M tasks
-    regret, alive = [], []
+    regret, alive, covered = [], [], []
     for algo in p.algorithms:
-        r, a = _run(p, env, algo, seed, rec, log_inv_delta)
+        r, a, c = _run(p, env, algo, seed, rec, log_inv_delta)
         regret.append(r)
         alive.append(a.astype(float) if a is not None else np.full(r.shape, np.nan))
-    log_cov = theory.log_covering(p.rep_class, p.candidates, p.dim, p.rep_dim, rec)
+        covered.append(c.astype(float) if c is not None else np.full(r.shape, np.nan))
+    n_maps = env.candidates.shape[0]
+    log_cov = theory.log_covering(p.rep_class, max(n_maps, 1), p.dim, p.rep_dim, rec)
     regret = np.stack(regret)                                   # (algorithm, task, t)
     data = {
         # tasks are exchangeable: the Dataset keeps their mean and their worst case, so that
@@ -180,10 +228,13 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
                        {"long_name": "OFUL regret bound (Abbasi-Yadkori et al. 2011, Thm. 3), one task",
                         "units": "reward"}),
     }
-    if p.rep_class == "finite":
+    if n_maps:
         data["n_alive"] = (("algorithm", "t"), np.stack(alive).mean(axis=1),
                            {"long_name": "representations left in the confidence set (mean over tasks)",
                             "units": "maps"})
+        data["covered"] = (("algorithm", "t"), np.stack(covered).mean(axis=1),
+                           {"long_name": "share of tasks whose confidence set held the class member closest "
+                                         "to the true function at every round so far", "units": "1"})
     ds = xr.Dataset(
         data,
         coords={
@@ -192,5 +243,110 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
         },
     )
     ds.attrs.update({"true_index": env.true_index, "feature_map": "tanh(W x)" if env.g == kernels.G_TANH
-                     else "B^T x", "log_inv_delta": log_inv_delta})
+                     else "B^T x", "log_inv_delta": log_inv_delta, "n_maps": n_maps, "eps_f": env.eps_f})
+    return stamp(ds, study=STUDY, params=params, seed=seed)
+
+
+# --- the digit-classification bandit ---------------------------------------------------------------------
+
+DIGIT_ALGORITHMS = ("shared_mlp", "task_mlp", "oracle", "raw")
+DIGIT_LABELS = {"shared_mlp": "multitask MLP UCB (shared representation)",
+                "task_mlp": "per-task MLP UCB", "oracle": "OFUL on the digit's class (known representation)",
+                "raw": "OFUL on raw pixels"}
+DATASETS = ("sklearn-digits",)
+
+
+def digits_file() -> Path | None:
+    """scikit-learn's bundled 8x8 digits (1797 images, shipped inside its wheel), or None if not installed."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    return path if path.is_file() else None
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Images (1797, 64) scaled to [0, 1] and labels 0..9, read from the bundled file (no download)."""
+    table = np.loadtxt(digits_file(), delimiter=",")
+    return np.ascontiguousarray(table[:, :-1] / 16.0), table[:, -1].astype(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class DigitParams(Params):
+    dataset: str = param("sklearn-digits", "image data set (bundled with its package, never downloaded)",
+                         choices=DATASETS)
+    tasks: int = param(4, "concurrent tasks M", ge=1, le=64)
+    rounds: int = param(1000, "rounds T per task", ge=8, le=20_000)
+    arms: int = param(10, "images offered per task and round K", ge=2, le=64)
+    hidden: int = param(16, "hidden units h of the MLP representation", ge=1, le=128)
+    noise: float = param(0.1, "reward noise standard deviation sigma", gt=0, le=10, unit="reward")
+    lam: float = param(1.0, "ridge regularisation lambda", ge=1, le=100)
+    delta: float = param(0.05, "confidence level delta", gt=0, lt=1)
+    beta_scale: float = param(0.1, "multiplier of OFUL's confidence radius", gt=0, le=10)
+    refit_every: int = param(100, "rounds between MLP refits (doubling before that)", ge=1, le=100_000)
+    fit_rounds: int = param(2, "alternations (ridge heads, Adam steps on the MLP) per refit", ge=1, le=20)
+    steps: int = param(60, "Adam steps per alternation", ge=1, le=10_000)
+    batch: int = param(128, "minibatch size of an Adam step", ge=1, le=4096)
+    lr: float = param(0.01, "Adam learning rate", gt=0, le=1)
+    algorithms: tuple[str, ...] = param(DIGIT_ALGORITHMS, "learners to run", choices=DIGIT_ALGORITHMS)
+    n_records: int = param(40, "log-spaced rounds at which regret is stored", ge=4, le=10_000)
+
+    def check(self) -> None:
+        if digits_file() is None:
+            raise ValueError("dataset must be installed locally: scikit-learn's bundled digits file "
+                             f"(sklearn/datasets/data/digits.csv.gz) was not found (got {self.dataset!r}); "
+                             "install scikit-learn")
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise ValueError(f"algorithms must not repeat values (got {self.algorithms!r})")
+        if self.tasks * self.rounds * self.arms > 20_000_000:
+            raise ValueError(f"rounds must keep the drawn contexts M T K <= 2e7 (got {self.tasks} x "
+                             f"{self.rounds} x {self.arms})")
+
+
+def simulate_digits(params: DigitParams, seed: int) -> xr.Dataset:
+    """The digit bandit: each round every task is offered K digit images and pulls one.
+
+    Task i values a digit of class c at ``values[i, c]`` (uniform in [0, 1], drawn per task), so the tasks
+    differ in their reward mapping and share the image representation (which class a digit is).  All
+    learners see the same images and noise.  Draws are per task (``default_rng([seed, 3, i])``): a run
+    with more tasks keeps the first tasks of a run with fewer.
+    """
+    p = params
+    images, labels = load_digits()
+    M, T, K = p.tasks, p.rounds, p.arms
+    values = np.empty((M, 10))
+    idx = np.empty((T, M, K), np.int64)
+    noise = np.empty((T, M, K))
+    for i in range(M):
+        rng = np.random.default_rng([seed, 3, i])
+        values[i] = rng.random(10)
+        idx[:, i] = rng.integers(len(labels), size=(T, K))
+        noise[:, i] = rng.normal(size=(T, K))
+    rec = record_rounds(T, p.n_records)
+    refit_at = refit_schedule(T, p.refit_every)
+    init = np.random.default_rng([seed, 4])
+    W1_0 = init.normal(size=(p.hidden, images.shape[1])) / np.sqrt(images.shape[1])
+    b1_0 = np.zeros(p.hidden)
+    u = init.random(size=(int(refit_at.sum()), p.steps, p.batch))
+    log_inv_delta = float(np.log(M / p.delta))
+    regret = []
+    for algo in p.algorithms:
+        if algo in ("shared_mlp", "task_mlp"):
+            r, _ = kernels.run_mlp_ucb(images, labels, values, idx, noise, p.noise, W1_0, b1_0, algo == "shared_mlp",
+                                       p.lam, p.beta_scale, log_inv_delta, 1.0, refit_at, p.fit_rounds, p.lr, u, rec)
+        else:
+            F = np.eye(10)[labels] if algo == "oracle" else np.hstack([images, np.ones((len(labels), 1))])
+            r, _ = kernels.run_feature_ucb(np.ascontiguousarray(F), labels, values, idx, noise, p.noise, p.lam,
+                                           p.beta_scale, log_inv_delta, 1.0, rec)
+        regret.append(r)
+    regret = np.stack(regret)
+    ds = xr.Dataset(
+        {"regret": (("algorithm", "t"), regret.mean(axis=1),
+                    {"long_name": "per-task cumulative pseudo-regret (mean over the M tasks)", "units": "reward"}),
+         "regret_worst": (("algorithm", "t"), regret.max(axis=1),
+                          {"long_name": "largest cumulative pseudo-regret over the M tasks", "units": "reward"})},
+        coords={"algorithm": ("algorithm", list(p.algorithms), {"units": "1", "long_name": "learner"}),
+                "t": ("t", rec, {"units": "rounds", "long_name": "rounds played per task T"})},
+    )
+    ds.attrs.update({"n_images": int(len(labels)), "image_pixels": int(images.shape[1])})
     return stamp(ds, study=STUDY, params=params, seed=seed)

@@ -10,6 +10,8 @@ drawn in the kernels' order (contexts then noise, every round).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 G_LINEAR, G_TANH = 0, 1
@@ -31,8 +33,10 @@ def oful_radius(sigma, k, n, lam, log_inv_delta, S):
     return sigma * np.sqrt(k * np.log(1 + n / (lam * k)) + 2 * log_inv_delta) + np.sqrt(lam) * S
 
 
-def representation_threshold(sigma, k, n, lam, log_n_over_delta, tasks, S):
-    return sigma**2 * (2 * log_n_over_delta + tasks * k * np.log(1 + n / (lam * k))) + lam * tasks * S**2
+def gfucb_beta(sigma, k, feat2, t, lam, log_n_over_delta, tasks, S, eps_f):
+    n = tasks * t
+    core = sigma * np.sqrt(tasks * k * np.log(1 + t * feat2 / (lam * k)) + 2 * log_n_over_delta) + np.sqrt(lam * tasks) * S
+    return core**2 + n * eps_f**2 + 2 * sigma * eps_f * np.sqrt(2 * n * log_n_over_delta)
 
 
 class Ridge:
@@ -87,41 +91,62 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     return regret, choices
 
 
-def run_finite(seed, T, K, W_true, g, heads, sigma, cands, shared, lam, scale, log_inv_delta, S, rec):
+def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, scale, log_inv_delta, S, feat2,
+              eps_f, near, near_heads, rec):
+    """Twin of kernels.run_gfucb: slack of every map from its summed loss, optimistic values vectorised."""
     M, k = heads.shape
     N, d = cands.shape[0], W_true.shape[1]
     rs = np.random.RandomState(seed)
     models = [[Ridge(k, lam) for _ in range(N)] for _ in range(M)]
+    near_loss = lam * (near_heads**2).sum(axis=1)
     cum, regret = np.zeros(M), np.zeros((M, len(rec)))
     n_alive = np.zeros((M, len(rec)), np.int64)
+    covered = np.zeros((M, len(rec)), bool)
+    ok = np.ones(M, bool)
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
         mus = np.einsum("iak,ik->ia", features(W_true, g, X), heads)
-        rho = scale * oful_radius(sigma, k, t, lam, log_inv_delta, S)
-        thr = scale**2 * representation_threshold(sigma, k, t, lam, log_n, M if shared else 1, S)
+        beta = scale**2 * gfucb_beta(sigma, k, feat2, t, lam, log_n, M if shared else 1, S, eps_f)
         loss = np.array([[models[i][j].loss() for j in range(N)] for i in range(M)])
         if shared:
             total = loss.sum(axis=0)
-            alive = np.broadcast_to(total - total.min() <= thr, (M, N))
+            slack = np.broadcast_to(beta - (total - total.min()), (M, N))
+            ok &= near_loss.sum() - total.min() <= beta
         else:
-            alive = loss - loss.min(axis=1, keepdims=True) <= thr
+            slack = beta - (loss - loss.min(axis=1, keepdims=True))
+            ok &= near_loss - loss.min(axis=1) <= beta
+        groups = [list(range(M))] if shared and joint else [[i] for i in range(M)]
+        acts = np.zeros(M, np.int64)
+        for group in groups:
+            top = -np.inf
+            for j in np.flatnonzero(slack[group[0]] >= 0):
+                Phi = [features(cands[j], g, X[i]) for i in group]
+                mean = np.array([Phi[q] @ models[i][j].theta() for q, i in enumerate(group)])       # (m, K)
+                width = np.array([np.einsum("ak,kl,al->a", Phi[q], models[i][j].inverse(), Phi[q])
+                                  for q, i in enumerate(group)])
+                # brute force over all K^m arm tuples (the exact optimum the kernel's Pareto programme finds)
+                for tup in itertools.product(range(K), repeat=len(group)):
+                    rows = np.arange(len(group))
+                    u = mean[rows, tup].sum() + np.sqrt(slack[group[0], j] * width[rows, tup].sum())
+                    if u > top:
+                        top, best_tup = u, tup
+            acts[group] = best_tup
         for i in range(M):
-            ucb = np.full(K, -np.inf)
-            for j in np.flatnonzero(alive[i]):
-                ucb = np.maximum(ucb, _ucb(models[i][j], features(cands[j], g, X[i]), rho))
-            a = int(np.argmax(ucb))
+            a = int(acts[i])
             choices[t, i] = a
             cum[i] += mus[i].max() - mus[i, a]
             y = mus[i, a] + sigma * E[i, a]
             for j in range(N):
                 models[i][j].add(features(cands[j], g, X[i, a]), y)
+            near_loss[i] += (y - features(cands[near], g, X[i, a]) @ near_heads[i]) ** 2
         hit = np.flatnonzero(rec == t + 1)
         if hit.size:
             regret[:, hit[0]] = cum
-            n_alive[:, hit[0]] = alive.sum(axis=1)
-    return regret, choices, n_alive
+            n_alive[:, hit[0]] = (slack >= 0).sum(axis=1)
+            covered[:, hit[0]] = ok
+    return regret, choices, n_alive, covered
 
 
 def gauss_newton_step(W, g, Xs, Ys, n, heads, damping):
@@ -188,4 +213,97 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
                 W = W_hat[0 if shared else i]
                 for s in range(n):
                     models[i].add(features(W, g, Xs[i, s]), Ys[i, s])
+    return regret, choices
+
+
+# --- the digit bandit --------------------------------------------------------------------------------------
+
+def run_feature_ucb(F, labels, values, idx, noise, sigma, lam, scale, log_inv_delta, S, rec):
+    T, M, K = idx.shape
+    models = [Ridge(F.shape[1], lam) for _ in range(M)]
+    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
+    choices = np.empty((T, M), np.int64)
+    for t in range(T):
+        rho = scale * oful_radius(sigma, F.shape[1], t, lam, log_inv_delta, S)
+        for i in range(M):
+            a = int(np.argmax(_ucb(models[i], F[idx[t, i]], rho)))
+            mu = values[i, labels[idx[t, i]]]
+            choices[t, i] = a
+            cum[i] += mu.max() - mu[a]
+            models[i].add(F[idx[t, i, a]], mu[a] + sigma * noise[t, i, a])
+        hit = np.flatnonzero(rec == t + 1)
+        if hit.size:
+            regret[:, hit[0]] = cum
+    return regret, choices
+
+
+def mlp_features(W1, b1, X):
+    """(tanh(X W1^T + b1), 1) for every row of X."""
+    H = np.tanh(X @ W1.T + b1)
+    return np.concatenate([H, np.ones(H.shape[:-1] + (1,))], axis=-1)
+
+
+def mlp_fit(W1, b1, images, img, task, y, lam, fit_rounds, u, lr):
+    """Alternate ridge heads and Adam steps on the mean squared error (minibatches from u); returns W1, b1."""
+    W1, b1 = W1.copy(), b1.copy()
+    h, D = W1.shape
+    mom, sec, step_no = np.zeros((h, D + 1)), np.zeros((h, D + 1)), 0
+    for _ in range(fit_rounds):
+        heads = np.stack([Ridge_fit(mlp_features(W1, b1, images[img[task == a]]), y[task == a], lam)
+                          for a in range(task.max() + 1)])
+        for q in range(u.shape[0]):
+            o = (u[q] * len(y)).astype(np.int64)
+            X, th = images[img[o]], heads[task[o]]
+            H = np.tanh(X @ W1.T + b1)
+            res = (H * th[:, :h]).sum(axis=1) + th[:, h] - y[o]
+            gz = 2 * res[:, None] * th[:, :h] * (1 - H**2) / len(o)
+            grad = np.concatenate([gz.T @ X, gz.sum(axis=0)[:, None]], axis=1)
+            step_no += 1
+            mom = 0.9 * mom + 0.1 * grad
+            sec = 0.999 * sec + 0.001 * grad**2
+            upd = lr * (mom / (1 - 0.9**step_no)) / (np.sqrt(sec / (1 - 0.999**step_no)) + 1e-8)
+            W1, b1 = W1 - upd[:, :D], b1 - upd[:, D]
+    return W1, b1
+
+
+def Ridge_fit(Phi, y, lam):
+    return np.linalg.solve(lam * np.eye(Phi.shape[1]) + Phi.T @ Phi, Phi.T @ y)
+
+
+def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, lam, scale, log_inv_delta, S,
+                refit_at, fit_rounds, lr, u, rec):
+    T, M, K = idx.shape
+    p = W1_0.shape[0] + 1
+    nets = [(W1_0.copy(), b1_0.copy()) for _ in range(1 if shared else M)]
+    models = [Ridge(p, lam) for _ in range(M)]
+    obs_img, obs_y = np.empty((M, T), np.int64), np.empty((M, T))
+    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
+    choices = np.empty((T, M), np.int64)
+    n_refit = 0
+    for t in range(T):
+        rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
+        for i in range(M):
+            W1, b1 = nets[0 if shared else i]
+            a = int(np.argmax(_ucb(models[i], mlp_features(W1, b1, images[idx[t, i]]), rho)))
+            mu = values[i, labels[idx[t, i]]]
+            choices[t, i] = a
+            cum[i] += mu.max() - mu[a]
+            obs_img[i, t], obs_y[i, t] = idx[t, i, a], mu[a] + sigma * noise[t, i, a]
+            models[i].add(mlp_features(W1, b1, images[idx[t, i, a]]), obs_y[i, t])
+        hit = np.flatnonzero(rec == t + 1)
+        if hit.size:
+            regret[:, hit[0]] = cum
+        if refit_at[t]:
+            n = t + 1
+            groups = [list(range(M))] if shared else [[i] for i in range(M)]
+            for g_no, group in enumerate(groups):
+                img = obs_img[group, :n].ravel()
+                y = obs_y[group, :n].ravel()
+                task = np.repeat(np.arange(len(group)), n)
+                nets[g_no] = mlp_fit(*nets[g_no], images, img, task, y, lam, fit_rounds, u[n_refit], lr)
+                for i in group:
+                    models[i] = Ridge(p, lam)
+                    for s in range(n):
+                        models[i].add(mlp_features(*nets[g_no], images[obs_img[i, s]]), obs_y[i, s])
+            n_refit += 1
     return regret, choices
