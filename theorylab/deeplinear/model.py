@@ -34,9 +34,11 @@ INIT_POOL = 100  # draws of the initial singular values, as in the width-100 ref
 TIME_ATTRS = {"units": "gradient-flow time (lr x updates)", "long_name": "time"}
 
 
-def _steps(name: str, value: float, lr: float) -> int:
-    """``value / lr`` as a whole number of updates, or a ValueError naming the parameter."""
+def _steps(name: str, value: float, lr: float, least: int = 0) -> int:
+    """``value / lr`` as a whole number of updates (at least ``least``), or a ValueError naming the parameter."""
     steps = value / lr
+    if not least <= steps <= 1e9:  # also catches overflow to inf and underflow to 0
+        raise ValueError(f"{name} must be between {least} and 1e9 updates of lr = {lr:g} (got {value:g})")
     if abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
         raise ValueError(f"{name} must be a whole multiple of lr = {lr:g} (got {value:g})")
     return int(round(steps))
@@ -63,11 +65,11 @@ class PathwayParams(Params):
     width: int = param(100, "hidden width H (>= 15 outputs; results do not depend on it)", ge=15, le=1000)
     lr: float = param(0.01, "learning rate = Euler step of gradient-flow time", gt=0, le=0.1)
     t_final: float = param(10.0, "training time (lr x updates)", gt=0, le=1e4, unit="time")
-    record_dt: float = param(0.01, "time between recorded states", gt=0, unit="time")
+    record_dt: float = param(0.01, "time between recorded states", gt=0, le=1e4, unit="time")
     init_scale: float = param(0.01, "end-to-end initial singular value epsilon", gt=0, lt=1)
     init_noise: float = param(0.1, "relative jitter of the initial singular values", ge=0, lt=1)
-    deficit_onset: float = param(0.0, "time at which pathway b is frozen", ge=0, unit="time")
-    deficit_length: float = param(1.5, "duration of the deficit (0 = none)", ge=0, unit="time")
+    deficit_onset: float = param(0.0, "time at which pathway b is frozen", ge=0, le=1e4, unit="time")
+    deficit_length: float = param(1.5, "duration of the deficit (0 = none)", ge=0, le=1e4, unit="time")
     gate: str = param("detach", "deficit semantics: b frozen but still predicts (detach) or also silent (remove)",
                       choices=("detach", "remove"))
     lesion_mode: int = param(-1, "mode of Sigma_yx pathway a cannot represent (-1 = none)", ge=-1, le=7)
@@ -76,7 +78,7 @@ class PathwayParams(Params):
 
     def check(self) -> None:
         n_steps = _steps("t_final", self.t_final, self.lr)
-        every = _steps("record_dt", self.record_dt, self.lr)
+        every = _steps("record_dt", self.record_dt, self.lr, least=1)
         if n_steps % every:
             raise ValueError(f"t_final must be a whole multiple of record_dt = {self.record_dt:g} "
                              f"(got {self.t_final:g})")
@@ -137,7 +139,7 @@ def simulate_pathways(params: PathwayParams, seed: int) -> xr.Dataset:
     rng = np.random.default_rng(seed)
     W0, d = aligned_init(p.depth, p.width, p.init_scale, p.init_noise, rng)
     n_steps = _steps("t_final", p.t_final, p.lr)
-    every = _steps("record_dt", p.record_dt, p.lr)
+    every = _steps("record_dt", p.record_dt, p.lr, least=1)
     gate = _gate(n_steps, _steps("deficit_onset", p.deficit_onset, p.lr),
                  _steps("deficit_length", p.deficit_length, p.lr))
     lesion = p.lesion_mode >= 0
@@ -201,12 +203,12 @@ class PhaseParams(Params):
     init_std: float = param(0.01, "standard deviation of the initial p (0 = all equal)", ge=0, le=1)
     lr: float = param(0.001, "Euler step dt", gt=0, le=0.1)
     t_final: float = param(1.0, "integration time", gt=0, le=1e5, unit="time")
-    record_dt: float = param(0.01, "time between recorded states", gt=0, unit="time")
+    record_dt: float = param(0.01, "time between recorded states", gt=0, le=1e5, unit="time")
     deficit: str = param("early", "which deficit window applies", choices=("none", "early", "late"))
     early_window: tuple[float, ...] = param((0.0, 0.015), "(onset, length) of the early deficit", ge=0,
-                                            unit="time")
+                                            le=1e5, unit="time")
     late_window: tuple[float, ...] = param((0.1, 0.015), "(onset, length) of the late deficit", ge=0,
-                                           unit="time")
+                                           le=1e5, unit="time")
 
     def check(self) -> None:
         for name in ("early_window", "late_window"):
@@ -216,7 +218,7 @@ class PhaseParams(Params):
             _steps(name, window[0], self.lr)
             _steps(name, window[1], self.lr)
         n_steps = _steps("t_final", self.t_final, self.lr)
-        if n_steps % _steps("record_dt", self.record_dt, self.lr):
+        if n_steps % _steps("record_dt", self.record_dt, self.lr, least=1):
             raise ValueError(f"t_final must be a whole multiple of record_dt = {self.record_dt:g} "
                              f"(got {self.t_final:g})")
         if self.n_inits > 1 and self.init_std == 0:
@@ -235,7 +237,7 @@ def simulate_phase(params: PhaseParams, seed: int) -> xr.Dataset:
     pa0 = p.init_mean + p.init_std * rng.standard_normal(p.n_inits)
     pb0 = p.init_mean + p.init_std * rng.standard_normal(p.n_inits)
     n_steps = _steps("t_final", p.t_final, p.lr)
-    every = _steps("record_dt", p.record_dt, p.lr)
+    every = _steps("record_dt", p.record_dt, p.lr, least=1)
     window = {"early": p.early_window, "late": p.late_window, "none": (0.0, 0.0)}[p.deficit]
     gate = _gate(n_steps, _steps("deficit onset", window[0], p.lr), _steps("deficit length", window[1], p.lr))
     c = 0.0 if p.regime == "small" else 1.0

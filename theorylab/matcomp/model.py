@@ -97,17 +97,21 @@ class CompletionParams(Params):
 
     N: int = param(100, "matrix size N (rows = columns = hidden width)", ge=2, le=1000)
     depth: int = param(3, "number of N x N linear layers D", ge=1, le=5)
-    rank1: int = param(10, "rank of the task-1 target M1 (must equal rank2 in subset mode)", ge=1)
-    rank2: int = param(5, "rank of the final target M2", ge=1)
-    n_obs: int = param(2000, "observed entries m of the final task", ge=1)
-    n_obs_deficit: int = param(0, "0: task switch M1 -> M2; > 0: first m_def observed entries during the deficit", ge=0)
-    lr: float = param(0.2, "GD learning rate (one epoch = one full-batch step)", gt=0.0)
+    rank1: int = param(10, "rank of the task-1 target M1 (must equal rank2 in subset mode)", ge=1, le=1000)
+    rank2: int = param(5, "rank of the final target M2", ge=1, le=1000)
+    n_obs: int = param(2000, "observed entries m of the final task", ge=1, le=1_000_000)
+    n_obs_deficit: int = param(0, "0: task switch M1 -> M2; > 0: first m_def observed entries during the deficit", ge=0,
+                               le=999_999)
+    lr: float = param(0.2, "GD learning rate (one epoch = one full-batch step)", gt=0.0, le=10.0)
     init_scale: float = param(1e-3, "init scale: layer entries ~ N(0, init_scale^(2/D)/N), ||W(0)||_F ~ init_scale sqrt(N)", gt=0.0, le=10.0)
     t_switch: tuple[int, ...] = param((0, 1000, 5000, 10000, 20000, 40000, 60000, 80000, 100000),
-                                      "deficit lengths T_sw (strictly increasing)", ge=0, unit="steps")
-    n_continue: int = param(30000, "epochs after the switch (test loss at epoch T_sw + n_continue - 1)", ge=2, unit="steps")
-    log_every: int = param(0, "log singular values and test loss every this many epochs (0: off)", ge=0, unit="steps")
-    n_sv: int = param(10, "number of top singular values logged", ge=1)
+                                      "deficit lengths T_sw (strictly increasing)", ge=0, le=1_000_000,
+                                      unit="steps")
+    n_continue: int = param(30000, "epochs after the switch (test loss at epoch T_sw + n_continue - 1)", ge=2,
+                             le=1_000_000, unit="steps")
+    log_every: int = param(0, "log singular values and test loss every this many epochs (0: off)", ge=0,
+                            le=1_000_000, unit="steps")
+    n_sv: int = param(10, "number of top singular values logged", ge=1, le=1000)
     dtype: str = param("float32", "floating-point type of the GD run", choices=("float32", "float64"))
     nuclear_baseline: bool = param(False, "also solve min ||X||_* s.t. X = M on the final observed set (SCS)")
 
@@ -291,17 +295,19 @@ class CompletionFlowParams(Params):
 
     N: int = param(20, "matrix size N (an adaptive flow solve needs N <= 60; Euler steps reach 100)", ge=2, le=100)
     depth: int = param(3, "number of N x N linear layers D", ge=1, le=5)
-    rank1: int = param(4, "rank of the task-1 target", ge=1)
-    rank2: int = param(2, "rank of the task-2 target", ge=1)
-    n_obs: int = param(200, "observed entries m (same set for both tasks)", ge=1)
-    lr: float = param(0.05, "GD learning rate; the flow time is t = lr x epoch", gt=0.0)
+    rank1: int = param(4, "rank of the task-1 target", ge=1, le=100)
+    rank2: int = param(2, "rank of the task-2 target", ge=1, le=100)
+    n_obs: int = param(200, "observed entries m (same set for both tasks)", ge=1, le=10_000)
+    lr: float = param(0.05, "GD learning rate; the flow time is t = lr x epoch", gt=0.0, le=10.0)
     init_scale: float = param(1e-2, "every layer starts at init_scale^(1/D) I (+ jitter)", gt=0.0, le=10.0)
     jitter: float = param(1e-6, "common diagonal jitter on every layer (<= 1e-5)", ge=0.0, le=1e-5)
     switch_time: tuple[float, ...] = param((0.0, 200.0), "deficit lengths lr x T_sw (strictly increasing)",
-                                           ge=0.0, unit="time")
-    continue_time: float = param(200.0, "duration lr x n_continue after the switch", gt=0.0, unit="time")
-    log_time: float = param(2.0, "compare every log_time (a whole number of steps)", gt=0.0, unit="time")
-    n_sv: int = param(4, "number of top singular values compared", ge=1)
+                                           ge=0.0, le=1e4, unit="time")
+    continue_time: float = param(200.0, "duration lr x n_continue after the switch", gt=0.0, le=1e4,
+                                  unit="time")
+    log_time: float = param(2.0, "compare every log_time (a whole number of steps)", gt=0.0, le=1e4,
+                             unit="time")
+    n_sv: int = param(4, "number of top singular values compared", ge=1, le=100)
     ode_rtol: float = param(1e-8, "relative tolerance of solve_ivp (DOP853)", gt=0.0, le=1e-4)
     flow_solver: str = param("ivp", "end-to-end flow by solve_ivp (DOP853), or by Euler steps of size lr (euler)",
                              choices=("ivp", "euler"))
