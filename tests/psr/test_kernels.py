@@ -297,12 +297,14 @@ def _tv_tables(seed, N, g_s, g_t, quantum):
 @given(N=st.integers(1, 3), g_s=st.integers(1, 4), g_t=st.integers(1, 3), seed=st.integers(0, 10 ** 6),
        beta=st.floats(0.0, 12.0), quantum=st.sampled_from([0.0, 0.25]))
 def test_tv_pair_joint_matches_bruteforce(N, g_s, g_t, seed, beta, quantum):
-    """Oracle: every pair of tuples of the joint confidence set (ties included).  The width is the same float
-    (sums in task order); the kernel's pair is in the set and attains it (among ties it may differ)."""
+    """Oracle: every pair of tuples of the joint confidence set (ties included).  The width agrees to a few
+    ulps: the TV table is shared by the tasks, so pairs whose per-task terms are a permutation of each
+    other tie mathematically but their task-order sums differ in the last bit, and the two searches may
+    meet them in another order.  The kernel's pair is in the set and attains its own width exactly."""
     ll, tv, allowed = _tv_tables(seed, N, g_s, g_t, quantum)
     width, a, b = kernels.tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
     want, _, _ = reference.tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
-    assert width == want
+    np.testing.assert_allclose(width, want, rtol=8 * np.finfo(float).eps, atol=0)  # N <= 3 terms: ~N ulps
     total = lambda x: reference._left_sum(ll[n, m] for n, m in enumerate(x))   # noqa: E731
     best_ll = max(total(np.array([s * g_t + t for t in ts])) for s in range(g_s)
                   for ts in itertools.product(range(g_t), repeat=N) if all(allowed[s * g_t + t] for t in ts))
