@@ -124,3 +124,33 @@ def test_several_sweeps_run_together_equal_each_run_alone(tmp_path):
     alone = run_sweep(simulate_phase, BASE, other, [3], study="deeplinear", experiment="toy2", progress=False)
     xr.testing.assert_identical(together[1], alone)
     assert len(list((tmp_path / "deeplinear").glob("*.nc"))) == 9  # every task cached under its own key
+
+
+def test_longest_experiments_start_first_and_results_keep_grid_order(tmp_path):
+    """With measured task times in the cache, the slowest experiment's tasks are queued first
+    (never-timed ones before all), grid order holds within an experiment, and the returned
+    Datasets are the same as in submission order."""
+    from theorylab.core.sweep import longest_first, plan_sweep, run_sweeps
+
+    store = Store(tmp_path)
+    sweeps = [plan_sweep(simulate_phase, BASE, GRID, [0], study="deeplinear", experiment=name, store=store)
+              for name in ("fast", "slow", "new")]
+    store.record_timings("deeplinear", "fast", [0.1], [100])
+    store.record_timings("deeplinear", "slow", [5.0], [100])
+    order = [(sweep.experiment, task.index) for sweep, task in
+             longest_first([(s, t) for s in sweeps for t in s.todo()], store)]
+    assert order == [("new", i) for i in range(4)] + [("slow", i) for i in range(4)] + [("fast", i) for i in range(4)]
+    # without a store nothing is known: submission order
+    plain = longest_first([(s, t) for s in sweeps for t in s.todo()], None)
+    assert [(s.experiment, t.index) for s, t in plain][:4] == [("fast", i) for i in range(4)]
+    expected = _sweep().sel(seed=[0])
+    for ds in run_sweeps(sweeps, store=store, progress=False):
+        xr.testing.assert_equal(ds, expected)      # values and coordinates; attrs name the experiment
+
+
+def test_busy_line_reports_the_idle_share():
+    from theorylab.core.sweep import busy_line
+
+    assert busy_line(190.0, 100.0, 2) == ("workers busy 95% of the wall time (190 task-seconds in 100 s "
+                                          "on 2 worker(s); idle 5%)")
+    assert "busy 0%" in busy_line(0.0, 0.0, 2)

@@ -387,7 +387,7 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
     SIGTERM turned into KeyboardInterrupt) raises :class:`Interrupted`, which counts
     what is cached; ``stop()`` returning True between tasks raises :class:`Cancelled`.
     """
-    work = [(sweep, task) for sweep in sweeps for task in sweep.todo()]
+    work = longest_first([(sweep, task) for sweep in sweeps for task in sweep.todo()], store)
     total = sum(len(sweep.tasks) for sweep in sweeps)
     if work and store is not None:
         store.preflight(space_needed(sweeps, store))
@@ -402,9 +402,11 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
             else f"{len(sweeps)} experiments")
     bar = _Progress(desc, total, total - len(work), progress and bool(work))
     times: dict[int, tuple[list[float], list[int]]] = {id(s): ([], []) for s in sweeps}
+    busy, start = 0.0, time.monotonic()
     try:
         for sweep, task, ds, seconds in _execute(work, client, _Claims(store), stop):
             ds.attrs["experiment"] = sweep.experiment
+            busy += seconds or 0.0
             if store is not None and seconds is not None:
                 path = store.save(sweep.study, sweep.keys[task.index], ds, sweep.payloads[task.index],
                                   seconds)
@@ -420,7 +422,34 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
         if store is not None:
             for sweep in sweeps:
                 store.record_timings(sweep.study, sweep.experiment, *times[id(sweep)])
+    if work and progress and client is not None:
+        print(busy_line(busy, time.monotonic() - start, workers), file=sys.stderr, flush=True)
     return [sweep.dataset() for sweep in sweeps]
+
+
+def longest_first(work: list[tuple[Sweep, Task]], store: Store | None) -> list[tuple[Sweep, Task]]:
+    """Tasks in decreasing order of their experiment's measured mean task time, never-timed
+    experiments first (they may be the longest); stable, so grid order holds within an experiment.
+
+    Starting the long tasks first keeps every worker busy to the end instead of leaving one
+    worker on a long last task while the others idle.
+    """
+    if store is None:
+        return work
+    means: dict[tuple[str, str], float] = {}
+    for sweep, _ in work:
+        key = (sweep.study, sweep.experiment)
+        if key not in means:
+            seconds = store.timings(sweep.study).get(sweep.experiment, {}).get("seconds")
+            means[key] = float("inf") if seconds is None else float(seconds)
+    return sorted(work, key=lambda item: -means[(item[0].study, item[0].experiment)])
+
+
+def busy_line(busy: float, wall: float, workers: int) -> str:
+    """How much of the run's wall time the workers spent computing (the rest is idle or overhead)."""
+    share = busy / (wall * workers) if wall > 0 else 0.0
+    return (f"workers busy {share:.0%} of the wall time ({busy:.0f} task-seconds in {wall:.0f} s "
+            f"on {workers} worker(s); idle {1 - share:.0%})")
 
 
 def run_sweep(
