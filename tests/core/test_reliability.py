@@ -78,6 +78,7 @@ def test_long_runs_announce_an_estimate_from_measured_task_times(tmp_path, capsy
     run_sweep(simulate_phase, BASE, {"depth": [2]}, [0], store=store, **KW)
     timings = store.timings("deeplinear")["toy"]
     assert timings["n"] == 1 and timings["seconds"] > 0 and timings["bytes"] > 1000
+    assert 0 < timings["cpu_seconds"] <= timings["seconds"] * 1.05   # the task's own thread, at most its wall time
     timings["seconds"] = 100.0  # as if each task had taken 100 s
     (tmp_path / "deeplinear" / "timings.json").write_text(json.dumps({"toy": timings}))
     sweep = plan_sweep(simulate_phase, BASE, GRID, [0, 1], study="deeplinear", experiment="toy", store=store)

@@ -151,6 +151,6 @@ def test_longest_experiments_start_first_and_results_keep_grid_order(tmp_path):
 def test_busy_line_reports_the_idle_share():
     from theorylab.core.sweep import busy_line
 
-    assert busy_line(190.0, 100.0, 2) == ("workers busy 95% of the wall time (190 task-seconds in 100 s "
-                                          "on 2 worker(s); idle 5%)")
-    assert "busy 0%" in busy_line(0.0, 0.0, 2)
+    assert busy_line(190.0, 150.0, 100.0, 2) == ("workers busy 95% of the wall time (190 task-seconds, 150 CPU-s, "
+                                                 "in 100 s on 2 worker(s); idle 5%)")
+    assert "busy 0%" in busy_line(0.0, 0.0, 0.0, 2)

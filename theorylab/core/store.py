@@ -250,15 +250,17 @@ class Store:
     # --- per-experiment timings and sizes, for estimates ----------------------------------------
 
     def timings(self, study: str) -> dict[str, dict[str, float]]:
-        """experiment -> {"seconds": mean compute seconds per task, "bytes": mean entry size, "n": tasks}."""
+        """experiment -> {"seconds": mean wall seconds per task, "cpu_seconds": mean CPU seconds per task,
+        "bytes": mean entry size, "n": tasks}."""
         try:
             data = json.loads((self.root / study / TIMINGS).read_text())
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
 
-    def record_timings(self, study: str, experiment: str, seconds: list[float], sizes: list[int]) -> None:
-        """Fold measured task times and entry sizes into the study's running means (best effort)."""
+    def record_timings(self, study: str, experiment: str, seconds: list[float], sizes: list[int],
+                       cpu: list[float] | None = None) -> None:
+        """Fold measured task times (wall and CPU) and entry sizes into the study's running means (best effort)."""
         if not seconds:
             return
         data = self.timings(study)
@@ -270,7 +272,8 @@ class Store:
             prev = float(old.get(name, 0.0)) if n_old else 0.0
             return (prev * n_old + float(sum(new))) / (n_old + len(new)) if new else prev
 
-        data[experiment] = {"seconds": mean("seconds", seconds), "bytes": mean("bytes", sizes), "n": n}
+        data[experiment] = {"seconds": mean("seconds", seconds), "bytes": mean("bytes", sizes),
+                            "cpu_seconds": mean("cpu_seconds", cpu or []), "n": n}
         with contextlib.suppress(OSError):
             write_atomic(self.root / study / TIMINGS, json.dumps(data, indent=1, sort_keys=True).encode())
 

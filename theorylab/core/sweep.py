@@ -221,10 +221,12 @@ class Cancelled(Exception):
 
 # --- executing tasks ---------------------------------------------------------------------------
 
-def _timed_run(simulate: Simulator, task: Task) -> tuple[xr.Dataset, float]:
-    start = time.perf_counter()
+def _timed_run(simulate: Simulator, task: Task) -> tuple[xr.Dataset, float, float]:
+    """(result, wall seconds, CPU seconds of the running thread: the task's own work, without
+    the time it waited for a core on a shared machine)."""
+    start, cpu = time.perf_counter(), time.thread_time()
     ds = _run(simulate, task)
-    return ds, time.perf_counter() - start
+    return ds, time.perf_counter() - start, time.thread_time() - cpu
 
 
 class _Claims:
@@ -260,12 +262,13 @@ class _Claims:
         self.held.clear()
 
 
-Done = tuple[Sweep, Task, xr.Dataset, "float | None"]  # seconds is None for a result another run cached
+# wall and CPU seconds are None for a result another run cached
+Done = tuple[Sweep, Task, xr.Dataset, "float | None", "float | None"]
 
 
 def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
              stop: Callable[[], bool] | None) -> Iterator[Done]:
-    """Yield (sweep, task, result, seconds) as tasks finish, in any order.
+    """Yield (sweep, task, result, wall seconds, CPU seconds) as tasks finish, in any order.
 
     A task is run only while this process holds its key's lock.  On a cluster at most
     a few tasks per worker are in flight, so a run holds few locks and a second run of
@@ -291,7 +294,7 @@ def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
                     continue
                 ds = None if sweep.force else claims.cached(sweep, task)
                 if ds is not None:
-                    yield sweep, task, ds, None
+                    yield sweep, task, ds, None, None
                     claims.release(sweep, task)
                 elif client is None:
                     yield sweep, task, *_timed_run(sweep.simulate, task)
@@ -401,17 +404,19 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
     desc = (f"{sweeps[0].study}/{sweeps[0].experiment}" if len(sweeps) == 1
             else f"{len(sweeps)} experiments")
     bar = _Progress(desc, total, total - len(work), progress and bool(work))
-    times: dict[int, tuple[list[float], list[int]]] = {id(s): ([], []) for s in sweeps}
-    busy, start = 0.0, time.monotonic()
+    times: dict[int, tuple[list[float], list[int], list[float]]] = {id(s): ([], [], []) for s in sweeps}
+    busy, cpu_total, start = 0.0, 0.0, time.monotonic()
     try:
-        for sweep, task, ds, seconds in _execute(work, client, _Claims(store), stop):
+        for sweep, task, ds, seconds, cpu in _execute(work, client, _Claims(store), stop):
             ds.attrs["experiment"] = sweep.experiment
             busy += seconds or 0.0
+            cpu_total += cpu or 0.0
             if store is not None and seconds is not None:
                 path = store.save(sweep.study, sweep.keys[task.index], ds, sweep.payloads[task.index],
                                   seconds)
                 times[id(sweep)][0].append(seconds)
                 times[id(sweep)][1].append(path.stat().st_size)
+                times[id(sweep)][2].append(cpu)
             sweep.results[task.index] = ds
             bar.update()
     except KeyboardInterrupt:
@@ -423,7 +428,7 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
             for sweep in sweeps:
                 store.record_timings(sweep.study, sweep.experiment, *times[id(sweep)])
     if work and progress and client is not None:
-        print(busy_line(busy, time.monotonic() - start, workers), file=sys.stderr, flush=True)
+        print(busy_line(busy, cpu_total, time.monotonic() - start, workers), file=sys.stderr, flush=True)
     return [sweep.dataset() for sweep in sweeps]
 
 
@@ -445,11 +450,12 @@ def longest_first(work: list[tuple[Sweep, Task]], store: Store | None) -> list[t
     return sorted(work, key=lambda item: -means[(item[0].study, item[0].experiment)])
 
 
-def busy_line(busy: float, wall: float, workers: int) -> str:
-    """How much of the run's wall time the workers spent computing (the rest is idle or overhead)."""
+def busy_line(busy: float, cpu: float, wall: float, workers: int) -> str:
+    """How much of the run's wall time the workers spent in tasks (the rest is idle or overhead),
+    and the CPU seconds the tasks used (below the task-seconds when the machine is shared)."""
     share = busy / (wall * workers) if wall > 0 else 0.0
-    return (f"workers busy {share:.0%} of the wall time ({busy:.0f} task-seconds in {wall:.0f} s "
-            f"on {workers} worker(s); idle {1 - share:.0%})")
+    return (f"workers busy {share:.0%} of the wall time ({busy:.0f} task-seconds, {cpu:.0f} CPU-s, "
+            f"in {wall:.0f} s on {workers} worker(s); idle {1 - share:.0%})")
 
 
 def run_sweep(
