@@ -47,10 +47,20 @@ def _swap_algorithms(a, b):
     return corrupt
 
 
-def _shared_gain_removed(ds):
-    """GFUCB's regret replaced by per-task learning's at every M (no sharing)."""
+def _shared_gain_removed(algorithm):
+    """The shared learner's regret replaced by per-task learning's at every M (no sharing)."""
+    def corrupt(ds):
+        out = _copy(ds)
+        out["regret"].loc[{"algorithm": algorithm}] = ds.regret.sel(algorithm="single").values
+        return out
+    return corrupt
+
+
+def _suboptimal_swapped(ds):
+    """The two action rules' counts of suboptimal plays exchanged (the joint rule exploring less late)."""
     out = _copy(ds)
-    out["regret"].loc[{"algorithm": "gfucb"}] = ds.regret.sel(algorithm="single").values
+    out["suboptimal"].loc[{"algorithm": "gfucb"}] = ds.suboptimal.sel(algorithm="gfucb_taskwise").values
+    out["suboptimal"].loc[{"algorithm": "gfucb_taskwise"}] = ds.suboptimal.sel(algorithm="gfucb").values
     return out
 
 
@@ -63,9 +73,11 @@ def _bound_without_log(ds):
 
 
 def _perturb_m1(ds):
+    """The task-wise rule at M = 1 off by 1e-9 (a rule that is not OFUL's with one task)."""
     out = _copy(ds)
     m1 = int(ds.tasks.min())
-    out["regret"].loc[{"algorithm": "gfucb", "tasks": m1}] = ds.regret.sel(algorithm="gfucb", tasks=m1).values + 1e-9
+    sel = {"algorithm": "gfucb_taskwise", "tasks": m1}
+    out["regret"].loc[sel] = ds.regret.sel(sel).values + 1e-9
     return out
 
 
@@ -101,10 +113,16 @@ def _coverage_lost(ds):
 NEGATIVE = {
     "bandits.sqrt-T": _linear_regret,
     "bandits.bound-ratio": _bound_without_log,
-    "bandits.multitask-gain-finite": _shared_gain_removed,
+    "bandits.multitask-gain-finite": _shared_gain_removed("gfucb"),
     "bandits.beats-independent-finite": _swap_algorithms("gfucb", "single"),
     "bandits.M1-reduces-to-single": _perturb_m1,
     "bandits.multitask-gain-lowrank": _improves_with_tasks("gfucb"),
+    "bandits.taskwise-gain-lowrank": _shared_gain_removed("gfucb_taskwise"),
+    "bandits.taskwise-beats-independent-lowrank": _swap_algorithms("gfucb_taskwise", "single"),
+    "bandits.joint-rule-late-exploration-lowrank": _suboptimal_swapped,
+    "bandits.taskwise-finite-no-gain": _improves_with_tasks("gfucb_taskwise"),
+    "bandits.taskwise-gain-neural": _shared_gain_removed("gfucb_taskwise"),
+    "bandits.taskwise-beats-independent-neural": _swap_algorithms("gfucb_taskwise", "single"),
     "bandits.beats-independent-lowrank": _regret_times(0.3, "gfucb"),
     "bandits.oful-bound": _oful_violated,
     "bandits.neural-multitask-gain": _improves_with_tasks("gfucb"),

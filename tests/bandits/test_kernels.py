@@ -148,15 +148,18 @@ def test_run_linucb_matches_reference(seed, raw):
 @pytest.mark.parametrize("joint", [False, True])
 def test_run_gfucb_matches_reference(seed, shared, eps_f, joint):
     """Oracle: reference.run_gfucb (losses from fresh ridge solves, vectorised optimistic values, joint arms by
-    brute force over all K^M tuples); identical choices, set sizes and coverage flags."""
+    brute force over all K^M tuples, task-wise arms by argmax per task); both action rules (``joint``) give
+    identical choices, set sizes, coverage flags and counts of suboptimal plays."""
     W, g, heads, cands = _env(seed)
     near = cands.shape[0] // 2
     args = (seed, 80, 5, W, g, heads, 0.5, cands, shared, joint, 1.0, 0.5, LOG_INV_DELTA, 1.0, 2.0, eps_f, near,
             heads, REC)
-    got = kernels.run_gfucb(*args)
-    _assert_same(got[:3], reference.run_gfucb(*args)[:3])
-    np.testing.assert_array_equal(got[3], reference.run_gfucb(*args)[3])
+    got, want = kernels.run_gfucb(*args), reference.run_gfucb(*args)
+    _assert_same(got[:3], want[:3])
+    np.testing.assert_array_equal(got[3], want[3])
+    np.testing.assert_array_equal(got[4], want[4])
     assert got[2][:, -1].min() >= 1
+    assert 0 < got[4][:, -1].max() <= REC[-1]
 
 
 @pytest.mark.parametrize("g", [kernels.G_LINEAR, kernels.G_TANH])

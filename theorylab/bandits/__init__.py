@@ -16,8 +16,9 @@ the representation is learned from all M tasks' data, so its complexity (log cov
 of Phi) is paid once instead of M times.
 
 Here Phi is (a) a finite class of nonlinear maps tanh(W_j x), (b) the low-rank linear class
-u^T x, (c) one-hidden-layer maps tanh(w . x) in a ball; GFUCB runs exactly on (a) and on eps-nets
-of (b) and (c), beside a shared least-squares UCB baseline.  A digit-classification bandit on
+u^T x, (c) one-hidden-layer maps tanh(w . x) in a ball; GFUCB's confidence set is kept exactly on (a)
+and on eps-nets of (b) and (c), with two action rules (joint optimism over the M tasks' arm tuple, our
+reading of the paper, and task-wise optimism), beside a shared least-squares UCB baseline.  A digit-classification bandit on
 scikit-learn's bundled 8x8 digits compares UCB on a shared MLP representation with per-task MLPs.
 Only the paper's abstract, introduction and a quoted summary of its experiment could be read: the
 confidence radius and the bound's scaling used here are our reconstruction (see

@@ -284,11 +284,12 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     ellipsoid product sum_i ||theta_i - theta_ij||^2_{V_ij} <= slack_j = beta - (sum_i L_ij - min).
     Actions (exact in both rules; Cauchy-Schwarz in the V_ij norms):
 
-    * ``joint`` True (GFUCB's rule as we reconstruct the paper's Algorithm 1): the group plays the arm
-      tuple (a_1..a_m) maximising the largest value of sum_i f_i(x_{i,a_i}) over the set, at map j
+    * ``joint`` True (joint optimism, the rule of MTLR-OFUL, Hu et al. 2021, and our reading of the paper's
+      Algorithm 1): the group plays the arm tuple (a_1..a_m) maximising the largest value of
+      sum_i f_i(x_{i,a_i}) over the set, at map j
       sum_i theta_ij . phi_j(x_{i,a_i}) + sqrt(slack_j) sqrt(sum_i ||phi_j(x_{i,a_i})||^2_{V_ij^{-1}}),
       maximised over the K^m tuples by :func:`joint_optimistic_arms`;
-    * ``joint`` False (a variant, not the paper's rule): each task plays its arm of largest optimistic
+    * ``joint`` False (task-wise optimism over the same set): each task plays its arm of largest optimistic
       value over the set, max_{j: slack_j >= 0} theta_ij . phi_j(x) + sqrt(slack_j) ||phi_j(x)||_{V_ij^{-1}}
       (the whole slack on that task's head, the other heads at their centres).
 
@@ -298,7 +299,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     function (index, heads); whether its loss passes the set's test is recorded every round.
 
     Returns (regret (M, R), choices (T, M), alive (M, R) maps with slack >= 0, covered (M, R): the
-    closest member passed the test at every round so far).
+    closest member passed the test at every round so far, suboptimal (M, R): rounds so far whose arm
+    had a smaller true mean than the round's best).
     """
     M, k = heads.shape
     N = cands.shape[0]
@@ -329,6 +331,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     n_alive = np.zeros((M, R), np.int64)
     covered = np.zeros((M, R), np.bool_)
     ok = np.ones(M, np.bool_)
+    n_bad = np.zeros(M, np.int64)
+    suboptimal = np.zeros((M, R), np.int64)
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     m_tasks = M if shared else 1
@@ -424,6 +428,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
             pick = acts[i]
             choices[t, i] = pick
             cum[i] += best - mus[pick]
+            if mus[pick] < best:
+                n_bad[i] += 1
             y = mus[pick] + sigma * E[i, pick]
             yy[i] += y * y
             for j in range(N):
@@ -456,8 +462,9 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
             for i in range(M):
                 n_alive[i, r] = np.sum(slack[i] >= 0.0)
                 covered[i, r] = ok[i]
+                suboptimal[i, r] = n_bad[i]
             r += 1
-    return regret, choices, n_alive, covered
+    return regret, choices, n_alive, covered, suboptimal
 
 
 # --- shared least-squares UCB: a least-squares representation, refitted on a schedule, OFUL on top -------

@@ -10,13 +10,15 @@ representation classes Phi:
 
 Algorithms (all on the same contexts and noise, see :mod:`kernels`):
 
-* ``gfucb``: GFUCB, the confidence set of multi-head functions whose summed regularised
-  least-squares loss over all M tasks is within beta of the smallest; the M tasks play the arm
-  tuple (a_1..a_M) maximising max_{f in the set} sum_i f_i(x_i, a_i) (joint optimism).  That is
-  our reconstruction of the paper's Algorithm 1 (its pseudocode was not readable to us) and the
-  default; ``joint_actions=False`` is a labelled variant in which each task plays its own most
-  optimistic arm over the set.  Exact over the finite class, and over an eps-net of the continuous
-  classes (``net_eps``; the net's log-size and its discretisation slack enter beta);
+* ``gfucb`` and ``gfucb_taskwise``: GFUCB's confidence set, the multi-head functions whose summed
+  regularised least-squares loss over all M tasks is within beta of the smallest, with two action rules
+  (neither verified as the paper's: its pseudocode was not readable to us).  ``gfucb``, joint optimism:
+  the M tasks play the arm tuple (a_1..a_M) maximising max_{f in the set} sum_i f_i(x_i, a_i), the rule of
+  MTLR-OFUL (Hu et al. 2021), the linear algorithm GFUCB generalises, hence our reading of the paper.
+  ``gfucb_taskwise``, task-wise optimism over the same set: each task plays argmax_a max_{f in the set}
+  f_i(x_i, a), the literal wording "each task plays the arm with the highest optimistic value over that
+  set".  Both are exact over the finite class and over an eps-net of the continuous classes
+  (``net_eps``; the net's log-size and its discretisation slack enter beta);
 * ``single``: GFUCB run on each task alone (M = 1 each; independent representation learning);
 * ``shared_ls``: shared least-squares UCB (continuous classes only): one W fitted by least squares on
   all tasks' data, refitted on a schedule, OFUL per task on its features, no representation term in
@@ -42,9 +44,11 @@ from theorylab.core.params import Params, param
 from theorylab.core.provenance import stamp
 
 STUDY = "bandits"
-ALGORITHMS = ("gfucb", "single", "shared_ls", "oracle", "raw")
+ALGORITHMS = ("gfucb", "gfucb_taskwise", "single", "shared_ls", "oracle", "raw")
+SET_LEARNERS = ("gfucb", "gfucb_taskwise", "single")     # learners that keep GFUCB's confidence set
 CLASSES = ("finite", "lowrank", "neural")
-ALGO_LABELS = {"gfucb": "GFUCB (joint confidence set)", "single": "GFUCB per task (M = 1 each)",
+ALGO_LABELS = {"gfucb": "GFUCB, joint optimism (reconstructed rule)",
+               "gfucb_taskwise": "GFUCB set, task-wise optimism", "single": "GFUCB per task (M = 1 each)",
                "shared_ls": "shared least-squares UCB", "oracle": "OFUL, known representation",
                "raw": "OFUL on raw contexts"}
 MAX_NET = 200_000           # net points: the ridge statistics M N k^2 must fit in memory too
@@ -69,12 +73,9 @@ class BanditParams(Params):
                              "(doubling before that)", ge=1, le=100_000)
     fit_iters: int = param(4, "alternating (ridge heads, Gauss-Newton on W) iterations per refit", ge=1, le=100)
     damping: float = param(1.0, "Levenberg-Marquardt damping of the W step", gt=0, le=1e6)
-    joint_actions: bool = param(True, "GFUCB's action rule: True, the paper's (reconstructed) rule, the M tasks "
-                                "play the arm tuple of largest summed optimistic value over the joint set; False, "
-                                "a variant where each task plays its own most optimistic arm over the set")
     net_eps: float = param(0.2, "continuous classes: covering radius eps of GFUCB's net of Phi", gt=0, le=1)
-    algorithms: tuple[str, ...] = param(("gfucb", "single", "oracle", "raw"), "algorithms to run",
-                                        choices=ALGORITHMS)
+    algorithms: tuple[str, ...] = param(("gfucb", "gfucb_taskwise", "single", "oracle", "raw"),
+                                        "algorithms to run", choices=ALGORITHMS)
     n_records: int = param(40, "log-spaced rounds at which regret is stored", ge=4, le=10_000)
 
     def check(self) -> None:
@@ -90,7 +91,7 @@ class BanditParams(Params):
                              f"{self.candidates} x {self.rep_dim}^2)")
         if self.rep_class == "finite" and "shared_ls" in self.algorithms:
             raise ValueError("algorithms must not contain shared_ls for the finite class (it fits a continuous W)")
-        if self.rep_class != "finite" and {"gfucb", "single"} & set(self.algorithms):
+        if self.rep_class != "finite" and set(SET_LEARNERS) & set(self.algorithms):
             if self.rep_class == "lowrank" and self.rep_dim != 1:
                 raise ValueError(f"rep_dim must be 1 for GFUCB's net of the low-rank class (got {self.rep_dim})")
             n = theory.net_size_bound(self.rep_class, self.dim, self.rep_dim, self.net_eps, self.gain)
@@ -150,7 +151,7 @@ def make_environment(p: BanditParams, seed: int) -> Environment:
     heads = rng.normal(size=(p.tasks, k))
     heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     near_heads, eps_f = heads, 0.0
-    if p.rep_class != "finite" and {"gfucb", "single"} & set(p.algorithms):
+    if p.rep_class != "finite" and set(SET_LEARNERS) & set(p.algorithms):
         cands = net_of(p.rep_class, d, k, p.net_eps, p.gain)
         j = int(np.argmin(theory.net_distance(p.rep_class, W[None], cands)[0]))
         # low-rank: the closest line u_j carries the head theta (u_j . u*); tanh maps keep the heads
@@ -174,23 +175,23 @@ def _initial_maps(p: BanditParams, seed: int, copies: int) -> np.ndarray:
 
 
 def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.ndarray, log_inv_delta: float):
-    """(regret (M, R), alive (M, R) or None, covered (M, R) or None) of one algorithm."""
+    """(regret (M, R), alive, covered, suboptimal (M, R) or None each) of one algorithm."""
     common = (seed, p.rounds, p.arms, env.W_true, env.g, env.heads, p.noise)
     if algorithm in ("oracle", "raw"):
         W_feat, g_feat = (env.W_true, env.g) if algorithm == "oracle" else (np.eye(p.dim), kernels.G_LINEAR)
         regret, _ = kernels.run_linucb(*common, W_feat, g_feat, p.lam, p.beta_scale, log_inv_delta, 1.0, rec)
-        return regret, None, None
-    if algorithm in ("gfucb", "single"):
+        return regret, None, None, None
+    if algorithm in SET_LEARNERS:
         feat2 = 1.0 if env.g == kernels.G_LINEAR else float(p.rep_dim)    # bound on |phi(x)|^2, |x| = 1
-        regret, _, alive, covered = kernels.run_gfucb(*common, env.candidates, algorithm == "gfucb",
-                                                      p.joint_actions, p.lam,
-                                                      p.beta_scale, log_inv_delta, 1.0, feat2, env.eps_f,
-                                                      env.true_index, env.near_heads, rec)
-        return regret, alive, covered
+        shared, joint = algorithm != "single", algorithm == "gfucb"
+        regret, _, alive, covered, bad = kernels.run_gfucb(*common, env.candidates, shared, joint, p.lam,
+                                                           p.beta_scale, log_inv_delta, 1.0, feat2, env.eps_f,
+                                                           env.true_index, env.near_heads, rec)
+        return regret, alive, covered, bad
     W0 = _initial_maps(p, seed, 1)
     regret, _ = kernels.run_learned(*common, W0, True, p.lam, p.beta_scale, log_inv_delta, 1.0,
                                     refit_schedule(p.rounds, p.refit_every), p.fit_iters, p.damping, rec)
-    return regret, None, None
+    return regret, None, None, None
 
 
 def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
@@ -199,12 +200,12 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     env = make_environment(p, seed)
     rec = record_rounds(p.rounds, p.n_records)
     log_inv_delta = float(np.log(p.tasks / p.delta))   # union over the M tasks
-    regret, alive, covered = [], [], []
+    regret, alive, covered, suboptimal = [], [], [], []
     for algo in p.algorithms:
-        r, a, c = _run(p, env, algo, seed, rec, log_inv_delta)
+        r, a, c, b = _run(p, env, algo, seed, rec, log_inv_delta)
         regret.append(r)
-        alive.append(a.astype(float) if a is not None else np.full(r.shape, np.nan))
-        covered.append(c.astype(float) if c is not None else np.full(r.shape, np.nan))
+        for out, v in ((alive, a), (covered, c), (suboptimal, b)):
+            out.append(v.astype(float) if v is not None else np.full(r.shape, np.nan))
     n_maps = env.candidates.shape[0]
     log_cov = theory.log_covering(p.rep_class, max(n_maps, 1), p.dim, p.rep_dim, rec)
     regret = np.stack(regret)                                   # (algorithm, task, t)
@@ -235,6 +236,9 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
         data["covered"] = (("algorithm", "t"), np.stack(covered).mean(axis=1),
                            {"long_name": "share of tasks whose confidence set held the class member closest "
                                          "to the true function at every round so far", "units": "1"})
+        data["suboptimal"] = (("algorithm", "t"), np.stack(suboptimal).mean(axis=1),
+                              {"long_name": "rounds so far whose arm was suboptimal under the true function "
+                                            "(mean over tasks)", "units": "rounds"})
     ds = xr.Dataset(
         data,
         coords={

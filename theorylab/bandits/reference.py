@@ -102,6 +102,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     cum, regret = np.zeros(M), np.zeros((M, len(rec)))
     n_alive = np.zeros((M, len(rec)), np.int64)
     covered = np.zeros((M, len(rec)), bool)
+    suboptimal = np.zeros((M, len(rec)), np.int64)
+    n_bad = np.zeros(M, np.int64)
     ok = np.ones(M, bool)
     choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
@@ -137,6 +139,7 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
             a = int(acts[i])
             choices[t, i] = a
             cum[i] += mus[i].max() - mus[i, a]
+            n_bad[i] += mus[i, a] < mus[i].max()
             y = mus[i, a] + sigma * E[i, a]
             for j in range(N):
                 models[i][j].add(features(cands[j], g, X[i, a]), y)
@@ -146,7 +149,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
             regret[:, hit[0]] = cum
             n_alive[:, hit[0]] = (slack >= 0).sum(axis=1)
             covered[:, hit[0]] = ok
-    return regret, choices, n_alive, covered
+            suboptimal[:, hit[0]] = n_bad
+    return regret, choices, n_alive, covered, suboptimal
 
 
 def gauss_newton_step(W, g, Xs, Ys, n, heads, damping):
