@@ -144,11 +144,11 @@ def _degrees(ds: xr.Dataset) -> list[str]:
     return [t for t in ds.target.values if str(t).startswith("corr")]
 
 
-# Degree staircase thresholds on the seed-mean error at the largest n.  The seed standard deviation of
-# the error there is about 0.01 for every degree (0.002-0.006 for k = 2 at paper scale, 0.005 at quick
-# scale), and unlearned degrees sit at 1.00 +- 0.02.  0.75 lies more than 20 seed standard deviations
-# from both the measured degree-2 errors (0.50 paper, 0.66 quick) and from 1, so it separates "partially
-# learned" from "not learned" without depending on seed noise; 0.9 is 10 of them below the saturated 1.
+# Degree staircase thresholds on the seed-mean error at the largest n.  The seed standard deviation there
+# is at most 0.02 for every degree (0.020 for k = 2 at paper scale, 0.005 at quick scale), and unlearned
+# degrees sit at 1.00 +- 0.01.  0.75 lies more than 12 seed standard deviations from both the measured
+# degree-2 errors (0.50 paper, 0.66 quick) and from 1, so it separates "partially learned" from "not
+# learned" without depending on seed noise; 0.9 is 10 of them below the saturated 1.
 LEARNED, PARTIAL, UNLEARNED = 0.1, 0.75, 0.9
 
 

@@ -150,7 +150,7 @@ def fig_staircase_large_n(ds: xr.Dataset) -> plt.Figure:
     floor = 10.0 ** np.floor(np.log10(max(lowest, 1e-6)))
     for c, target in enumerate(targets):
         seed_band(ax, n, ds.test_err_best.sel(target=target), color=DEGREE_COLORS[c % len(DEGREE_COLORS)],
-                  marker="o", ls="--" if c % 2 else "-", label=f"k = {target[4:]}")   # k = 3, 4 overlap at 1
+                  marker="o", ls="--" if c >= 3 else "-", label=f"k = {target[4:]}")   # k = 4 dashed over k = 3 at 1
     p = int(ds.attrs["heads"]) * (int(ds.attrs["d"]) + 1)
     if n[0] <= p <= n[-1]:
         ax.axvline(p, color="0.5", lw=0.8, ls=":")
