@@ -43,13 +43,6 @@ def _rfa_error_grows_with_N(ds):
     return out
 
 
-def _reverse_degrees(ds):
-    out = ds.copy(deep=True)
-    out["test_err_best"] = ds.test_err_best.isel(target=slice(None, None, -1)).assign_coords(
-        target=ds.target.values)
-    return out
-
-
 def _invariance_broken(ds):
     """RFA features computed from the first key only: they change under permutation like the RFMLP's."""
     out = ds.copy(deep=True)
@@ -66,6 +59,16 @@ NEGATIVE = {
     "attention.rfa-beats-rfmlp": _swap("model", "rfa", "rfmlp"),
     "attention.n-independence": _rfa_error_grows_with_N,
     "attention.invariant-floor": _swap("model", "rfa", "rfmlp"),
-    "attention.degree-staircase": _reverse_degrees,
+    "attention.degree-staircase": _swap("target", "corr2", "corr3"),   # degrees 2 and 3 mislabelled
     "attention.bias-helps": _swap("mu", 0.0, 2.0),
 }
+
+
+def test_staircase_rejects_a_sweep_that_stops_before_degree_2_is_learned(quick_dataset):
+    """The bias experiment's range (n <= 2048) does not reach the sample size at which degree 2 is learned:
+    its degree-2 error is still > 0.75, so the check must not pass on it."""
+    from theorylab.attention.claims import CLAIMS
+    claim = next(c for c in CLAIMS if c.id == "attention.degree-staircase")
+    ds = quick_dataset("attention/staircase")
+    assert claim.evaluate(ds).passed
+    assert not claim.evaluate(ds.sel(n=ds.n[ds.n <= 2048])).passed

@@ -33,7 +33,10 @@ BAD_PARAMETERS = [
     (model.LearningParams, {"model": "rfmlp", "mu": 1.0}, "mu"),
     (model.LearningParams, {"model": "rfa", "units": 100}, "units"),
     (model.LearningParams, {"noise": -0.1}, "noise"),
-    (model.LearningParams, {"n_train": (16384,), "n_test": 20000}, "n_train"),
+    (model.LearningParams, {"model": "krr_mlp", "n_train": (16384,), "n_test": 20000}, "n_train"),
+    (model.LearningParams, {"n_train": (16384,), "n_test": 20000}, "n_test"),      # primal: evaluation features
+    (model.LearningParams, {"heads": 1024, "n_train": (16384,)}, "heads"),        # primal: p^2 = 9216^2 entries
+    (model.LearningParams, {"model": "rfmlp", "units": 10_000, "n_train": (16384,)}, "units"),
     (model.LearningParams, {"model": "krr_rfa", "N": 64, "n_train": (4096,)}, "N"),
     (model.HeadsParams, {"heads": (64, 32)}, "heads"),
     (model.HeadsParams, {"gram_inputs": 600, "n_train": 512}, "gram_inputs"),
@@ -117,6 +120,60 @@ def test_ridge_errors_match_primal_solve(p):
             np.testing.assert_allclose(train[a, b], nmse(tr[:n] @ theta, Y[:n]), rtol=1e-7)
             np.testing.assert_allclose(val[a, b], nmse(pred[:n_val], Y[60:60 + n_val]), rtol=1e-7)
             np.testing.assert_allclose(test[a, b], nmse(pred[n_val:], Y[60 + n_val:]), rtol=1e-7)
+
+
+EPS = np.finfo(float).eps
+
+
+def _condition(F, n_list, lams):
+    """Condition number of ``F_n^T F_n + n lam I`` (and of the dual ``F_n F_n^T + n lam I``: same nonzero spectrum)."""
+    top = np.array([np.linalg.eigvalsh(F[:n].T @ F[:n])[-1] for n in n_list])[:, None]
+    shift = np.array(n_list)[:, None] * np.array(lams)[None, :]
+    return (top + shift) / shift
+
+
+def _assert_round_off(primal, dual, kappa):
+    """Both forms solve the same ridge problem with backward-stable Cholesky solves, so they differ by
+    rounding amplified by the condition number kappa of the shifted system: relative difference of order
+    eps kappa (measured at most 2.4 eps kappa over three seeds); 50 eps kappa leaves room for BLAS summation
+    order yet is 1e-13 relative at lam = 1 and 1e-7 at lam = 1e-8, so a wrong penalty or a missing block fails."""
+    for p_err, d_err in zip(primal, dual):
+        np.testing.assert_array_less(np.abs(p_err - d_err), 50 * EPS * kappa[:, :, None] * np.abs(d_err) + 1e-300)
+
+
+def test_primal_ridge_matches_dual_ridge(monkeypatch):
+    """Ground truth for the primal path: the dual path on the same features (n = 20 ... 160 around p = 40),
+    with blocks of 7 sequences so that the Gram accumulation and the training fit cross the n boundaries."""
+    d = N = 4
+    n_list, n_val, n_test = (20, 40, 80, 160), 30, 50
+    rng = np.random.default_rng(0)
+    q, k = model.sample_sequences(rng, 160 + n_val + n_test, N, d)
+    F = model.rfa_features(q, k, model.draw_heads(rng, 8, d))
+    f = theory.target_bank(("corr1", "corr2", "query"), q, k)
+    y, yv, ft = f[:160], f[160:160 + n_val], f[160 + n_val:]
+    tr, ev = F[:160], F[160:]
+    dual = model.ridge_errors(tr @ tr.T, ev @ tr.T, y, yv, ft, n_list, model.LAMS)
+    monkeypatch.setattr(model, "CHUNK_BYTES", 8 * F.shape[1] * 7)
+    calls = []
+    primal = model.ridge_errors_primal(lambda a, b: calls.append(b - a) or F[a:b], ev, y, yv, ft, n_list, model.LAMS)
+    assert max(calls) == 7
+    _assert_round_off(primal, dual, _condition(tr, n_list, model.LAMS))
+
+
+def test_simulator_switches_to_primal_above_the_feature_count(monkeypatch):
+    """simulate_learning with n on both sides of p = (d + 1) M = 40 against the same simulator forced to the
+    dual form everywhere (features = 0 makes every n dual): same data, heads and estimator."""
+    params = model.LearningParams(d=4, N=3, heads=8, n_train=(20, 40, 80, 160), n_val=30, n_test=40)
+    assert params.dual_sizes == (20, 40) and params.primal_sizes == (80, 160)
+    mixed = model.simulate_learning(params, 0)
+    q, k = model.sample_sequences(model._rng(0, model.ROLE_TRAIN), 160, params.N, params.d)
+    kappa = _condition(model._feature_map(params, 0)(q, k), params.n_train, params.lams)
+    monkeypatch.setattr(model.LearningParams, "features", property(lambda self: 0))
+    dual = model.simulate_learning(params, 0)
+    order = ("n", "lam", "target")
+    _assert_round_off([mixed[v].transpose(*order).values for v in ("train_err", "val_err", "test_err")],
+                      [dual[v].transpose(*order).values for v in ("train_err", "val_err", "test_err")], kappa)
+    np.testing.assert_array_equal(mixed.best_lam.values, dual.best_lam.values)
 
 
 def test_gram_blocks_equal_full_features(monkeypatch):

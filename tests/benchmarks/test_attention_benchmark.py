@@ -125,3 +125,56 @@ def test_blas_matmul_rate_ridge_size(benchmark):
     with single_threaded():
         benchmark.pedantic(np.matmul, args=(a, a), rounds=3, iterations=1)
     _gflops(benchmark, 2 * RIDGE_N**3)
+
+
+PRIMAL_N, PRIMAL_P, PRIMAL_EVAL = 4096, 2304, 1000   # n > p = (d + 1) M with d = 8, M = 256
+PRIMAL_GROUP = f"ridge n={PRIMAL_N} > p={PRIMAL_P} features, 9 penalties, 4 targets, one thread"
+# primal flops: the feature Gram F^T F (n p^2, symmetric rank-k update) and nine p^3 / 3 factorisations;
+# the solves, the evaluation products and the training fit are O(p^2 + n p) per penalty and are not counted
+PRIMAL_FLOPS = PRIMAL_N * PRIMAL_P**2 + len(model.LAMS) * PRIMAL_P**3 / 3
+
+
+def _primal_inputs():
+    rng = np.random.default_rng(4)
+    F = rng.standard_normal((PRIMAL_N + PRIMAL_EVAL, PRIMAL_P)) / np.sqrt(PRIMAL_P)
+    y = rng.standard_normal((PRIMAL_N + 500, 4))
+    return F, y[:PRIMAL_N], y[PRIMAL_N:], rng.standard_normal((PRIMAL_EVAL - 500, 4))
+
+
+def test_ridge_primal_path(benchmark):
+    """The primal path for n > p: one p x p feature Gram, one Cholesky factorisation per penalty."""
+    F, y, yv, ft = _primal_inputs()
+    benchmark.group = PRIMAL_GROUP
+    with single_threaded():
+        benchmark.pedantic(model.ridge_errors_primal, args=(lambda a, b: F[a:b], F[PRIMAL_N:], y, yv, ft,
+                                                            (PRIMAL_N,), model.LAMS), rounds=3, iterations=1)
+    _gflops(benchmark, PRIMAL_FLOPS)
+
+
+def test_ridge_dual_path_same_problem(benchmark):
+    """The twin: the dual path on the same problem (n x n Gram, nine n^3 / 3 factorisations)."""
+    F, y, yv, ft = _primal_inputs()
+    benchmark.group = PRIMAL_GROUP
+    with single_threaded():
+        def dual():
+            tr = F[:PRIMAL_N]
+            return model.ridge_errors(tr @ tr.T, F[PRIMAL_N:] @ tr.T, y, yv, ft, (PRIMAL_N,), model.LAMS)
+        benchmark.pedantic(dual, rounds=2, iterations=1)
+    _gflops(benchmark, PRIMAL_N**2 * PRIMAL_P + len(model.LAMS) * PRIMAL_N**3 / 3)
+
+
+def test_ridge_primal_one_eigendecomposition(benchmark):
+    """The alternative for the primal path: one eigendecomposition of the p x p Gram serving every penalty."""
+    F, *_ = _primal_inputs()
+    A = F[:PRIMAL_N].T @ F[:PRIMAL_N]
+    benchmark.group = PRIMAL_GROUP
+    with single_threaded():
+        benchmark.pedantic(np.linalg.eigh, args=(A,), rounds=2, iterations=1)
+
+
+def test_blas_matmul_rate_primal_size(benchmark):
+    a = np.random.default_rng(1).standard_normal((PRIMAL_P, PRIMAL_P))
+    benchmark.group = PRIMAL_GROUP
+    with single_threaded():
+        benchmark.pedantic(np.matmul, args=(a, a), rounds=3, iterations=1)
+    _gflops(benchmark, 2 * PRIMAL_P**3)

@@ -10,9 +10,11 @@ zero-mean RFA, mu > 0 the biased one) and trainable values give
 
 The baseline RFMLP has P = M (d + 1) ReLU units on ``z = (x_0, ..., x_N, 1) / sqrt(N + 2)``
 (as many trainable weights).  ``krr_rfa`` / ``krr_mlp`` are kernel ridge regression with the
-infinite-width kernels of the two models.  Every model is fitted by ridge regression in
-dual form: one Gram matrix per (model, seed); its leading blocks serve the nested
-training sizes; one Cholesky factorisation per (training size, penalty) serves every target.
+infinite-width kernels of the two models.  Every model is fitted by ridge regression: in
+dual form while n is at most the number of random features p (one Gram matrix per
+(model, seed), whose leading blocks serve the nested training sizes), in primal form above
+(one p x p feature Gram accumulated over blocks of sequences, so memory stays O(p^2), not
+O(n^2)); either way one Cholesky factorisation per (training size, penalty) serves every target.
 
 * :func:`simulate_learning`: normalised test error against n, for one model (F1-F4).
 * :func:`simulate_heads`: Gram error against the closed-form kernel and test error against M (F5).
@@ -49,8 +51,10 @@ ATTRS = {
     "feature_scaling": "M^{-1/2} (RFA), P^{-1/2} (RFMLP)",
     "W_law": "W = mu sqrt(d) blockdiag(I_d, 0) + G, G entries i.i.d. N(0, 1) (product matrix sampled directly)",
     "rfmlp": "P ReLU units, w ~ N(0, I_D), on z = (x_0, ..., x_N, 1) / sqrt(N + 2), D = (N + 1) d + 1",
-    "estimator": "ridge: min (1/n) sum (y - f)^2 + lam |theta|^2, dual form alpha = (G + n lam I)^{-1} y",
-    "solver": "scipy.linalg Cholesky of each leading n x n Gram block plus n lam I, reused across targets",
+    "estimator": "ridge: min (1/n) sum (y - f)^2 + lam |theta|^2; dual form alpha = (G + n lam I)^{-1} y for n <= p "
+                 "features, primal form theta = (F^T F + n lam I)^{-1} F^T y for n > p (same estimator)",
+    "solver": "scipy.linalg Cholesky of each leading n x n Gram block (dual) or of the p x p feature Gram (primal) "
+              "plus n lam I, reused across targets",
     "error": "normalised MSE mean((f_hat - f*)^2) / mean(f*^2) on the test set (estimates the excess risk "
              "/ Var f*; every target has mean 0 and variance 1 exactly)",
     "lam_selection": "validation set (test_err_best); test set never used for selection",
@@ -208,6 +212,64 @@ def ridge_errors(G, C, y_train, y_val, f_test, n_list, lams):
     return train, val, test
 
 
+def ridge_errors_primal(train_features, F_eval, y_train, y_val, f_test, n_list, lams):
+    """Ridge in primal form on nested training sets, the estimator of :func:`ridge_errors`; for n > p.
+
+    ``train_features(start, stop)`` returns the features ``(stop - start, p)`` of training
+    sequences [start, stop); ``F_eval (n_val + n_test, p)`` those of the validation rows, then
+    the test rows; the other arguments and the returned ``(train, val, test)`` are as in
+    :func:`ridge_errors`.  ``theta = (A_n + n lam I)^{-1} F_n^T y`` with ``A_n = F_n^T F_n``
+    accumulated over blocks of at most ``CHUNK_BYTES`` of features, in increasing n (the
+    blocks of a smaller n are the first ones of a larger n); one Cholesky factorisation of
+    the p x p matrix per (n, lam) serves every target.  A symmetric eigendecomposition of
+    ``A_n`` serving all penalties costs more than the nine factorisations (as for the dual
+    form; the benchmark measures both).  The training fit ``F_n theta`` is computed in a second
+    pass over the training features (recomputing them is cheaper than keeping n x p entries).
+    Memory: ``A_n``, its factor, ``F_eval`` and one block: O(p^2 + (n_val + n_test) p).
+    The positive-definiteness argument of :func:`ridge_errors` holds here too: ``A_n`` has the
+    nonzero eigenvalues of the dual Gram.
+    """
+    p = F_eval.shape[1]
+    n_val = y_val.shape[0]
+    shape = (len(n_list), len(lams), y_train.shape[1])
+    train, val, test = np.empty(shape), np.empty(shape), np.empty(shape)
+    thetas = np.empty(shape[:2] + (p, y_train.shape[1]))
+    rows = max(1, int(CHUNK_BYTES // (8 * p)))
+    A = np.zeros((p, p))
+    Fty = np.zeros((p, y_train.shape[1]))
+    done = 0
+    for a, n in enumerate(n_list):
+        for start in range(done, n, rows):
+            stop = min(n, start + rows)
+            F = train_features(start, stop)
+            A += F.T @ F
+            Fty += F.T @ y_train[start:stop]
+        done = n
+        for b, lam in enumerate(lams):
+            shifted = A.copy()
+            shifted.flat[::p + 1] += n * lam
+            thetas[a, b] = scipy.linalg.cho_solve(scipy.linalg.cho_factor(shifted, lower=True, overwrite_a=True,
+                                                                          check_finite=False), Fty,
+                                                  check_finite=False)
+            pred = F_eval @ thetas[a, b]
+            val[a, b] = _nmse(pred[:n_val], y_val)
+            test[a, b] = _nmse(pred[n_val:], f_test)
+    # training fit: squared residuals and squared labels summed over the blocks of each n
+    resid = np.zeros(shape)
+    norm = np.zeros((len(n_list), y_train.shape[1]))
+    by_column = thetas.transpose(2, 0, 1, 3).reshape(p, -1)      # (p, n x lam x target): one product per block
+    for start in range(0, done, rows):
+        stop = min(done, start + rows)
+        F, y = train_features(start, stop), y_train[start:stop]
+        fit = (F @ by_column).reshape((stop - start,) + shape)
+        for a, n in enumerate(n_list):
+            k = max(0, min(stop, n) - start)
+            resid[a] += ((fit[:k, a] - y[:k, None, :]) ** 2).sum(axis=0)
+            norm[a] += (y[:k] ** 2).sum(axis=0)
+    train[:] = resid / norm[:, None, :]
+    return train, val, test
+
+
 def _select(val: np.ndarray, test: np.ndarray, lams, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Test error and lam at the validation minimum along the lam axis ``axis``."""
     best = np.expand_dims(np.argmin(val, axis=axis), axis)
@@ -242,20 +304,41 @@ class LearningParams(Params):
         if self.units != 0 and self.model != "rfmlp":
             raise ValueError(f"units must be 0 unless model is 'rfmlp' (got units={self.units} with model "
                              f"{self.model!r})")
-        n_max, n_all = self.n_train[-1], self.n_train[-1] + self.n_val + self.n_test
-        _at_most("n_train", "the Gram blocks' entries", n_all * n_max, MAX_ENTRIES)
+        dual, primal, n_eval = self.dual_sizes, self.primal_sizes, self.n_val + self.n_test
+        if dual:
+            _at_most("n_train", "the dual Gram blocks' entries", (dual[-1] + n_eval) * dual[-1], MAX_ENTRIES)
+        if primal:   # n > p features: the p x p feature Gram and the evaluation features, never n x n
+            name = "units" if self.units else "heads"
+            _at_most(name, "the primal feature Gram's entries (p^2, p features)", self.features**2, MAX_ENTRIES)
+            _at_most("n_test", "the validation and test features' entries", n_eval * self.features, MAX_ENTRIES)
         if self.model == "rfa":
             _at_most("heads", "the query-key matrices' entries", self.heads * (self.d + 1) ** 2, MAX_ENTRIES)
         if self.model == "rfmlp":
             _at_most("units" if self.units else "heads", "the RFMLP weights' entries",
                      self.width * ((self.N + 1) * self.d + 1), MAX_ENTRIES)
         if self.model == "krr_rfa":
-            _at_most("N", "the closed-form kernel's key pairs", n_all * n_max * self.N**2, MAX_KEY_PAIRS)
+            n_max = self.n_train[-1]
+            _at_most("N", "the closed-form kernel's key pairs", (n_max + n_eval) * n_max * self.N**2, MAX_KEY_PAIRS)
 
     @property
     def width(self) -> int:
         """RFMLP units P."""
         return self.units or self.heads * (self.d + 1)
+
+    @property
+    def features(self) -> int:
+        """Random features p of the model (0 for the kernel methods)."""
+        return {"rfa": self.heads * (self.d + 1), "rfmlp": self.width}.get(self.model, 0)
+
+    @property
+    def dual_sizes(self) -> tuple[int, ...]:
+        """Training sizes fitted in dual form: all of them for kernels, n <= p for feature models."""
+        return tuple(n for n in self.n_train if not self.features or n <= self.features)
+
+    @property
+    def primal_sizes(self) -> tuple[int, ...]:
+        """Training sizes above the feature count p, fitted in primal form (the n x n Gram is avoided)."""
+        return self.n_train[len(self.dual_sizes):]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,15 +396,32 @@ def _split_data(seed: int, n_max: int, n_val: int, n_test: int, N: int, d: int):
     return np.concatenate([q for q, _ in parts]), np.concatenate([k for _, k in parts])
 
 
+def _heads(p: LearningParams, seed: int) -> np.ndarray:
+    return draw_heads(_rng(seed, ROLE_HEADS), p.heads, p.d, p.mu)
+
+
+def _units(p: LearningParams, seed: int) -> np.ndarray:
+    return _rng(seed, ROLE_UNITS).standard_normal((p.width, (p.N + 1) * p.d + 1))
+
+
 def _gram_for(p: LearningParams, seed: int, query, keys, n_max: int):
     if p.model == "rfa":
-        return rfa_gram(query, keys, draw_heads(_rng(seed, ROLE_HEADS), p.heads, p.d, p.mu), n_max)
+        return rfa_gram(query, keys, _heads(p, seed), n_max)
     if p.model == "krr_rfa":
         return rfa_kernel_matrices(query, keys, n_max)
     z = theory.mlp_inputs(query, keys)
     if p.model == "rfmlp":
-        return rfmlp_gram(z, _rng(seed, ROLE_UNITS).standard_normal((p.width, z.shape[1])), n_max)
+        return rfmlp_gram(z, _units(p, seed), n_max)
     return theory.mlp_kernel(z[:n_max], z[:n_max]), theory.mlp_kernel(z[n_max:], z[:n_max])
+
+
+def _feature_map(p: LearningParams, seed: int):
+    """``(query, keys) -> features (n, p)`` of the feature models, with the heads (units) of ``_gram_for``."""
+    if p.model == "rfa":
+        W = _heads(p, seed)
+        return lambda q, k: rfa_features(q, k, W)
+    units = _units(p, seed)
+    return lambda q, k: rfmlp_features(theory.mlp_inputs(q, k), units)
 
 
 def _coords_learning(p: LearningParams) -> dict:
@@ -341,9 +441,23 @@ def simulate_learning(params: LearningParams, seed: int) -> xr.Dataset:
     query, keys = _split_data(seed, n_max, p.n_val, p.n_test, p.N, p.d)
     f = theory.target_bank(p.targets, query, keys)
     labels = f + p.noise * _rng(seed, ROLE_NOISE).standard_normal(f.shape)
-    G, C = _gram_for(p, seed, query, keys, n_max)
-    train, val, test = ridge_errors(G, C, labels[:n_max], labels[n_max:n_max + p.n_val], f[n_max + p.n_val:],
-                                    p.n_train, p.lams)
+    y_train, y_val, f_test = labels[:n_max], labels[n_max:n_max + p.n_val], f[n_max + p.n_val:]
+    parts = []
+    if p.dual_sizes:
+        n_dual = p.dual_sizes[-1]
+        if n_dual < n_max:   # the dual Gram holds only the training sequences it needs
+            query_d, keys_d = (np.concatenate([x[:n_dual], x[n_max:]]) for x in (query, keys))
+        else:
+            query_d, keys_d = query, keys
+        G, C = _gram_for(p, seed, query_d, keys_d, n_dual)
+        parts.append(ridge_errors(G, C, y_train, y_val, f_test, p.dual_sizes, p.lams))
+        del G, C
+    if p.primal_sizes:
+        features = _feature_map(p, seed)
+        parts.append(ridge_errors_primal(lambda a, b: features(query[a:b], keys[a:b]),
+                                         features(query[n_max:], keys[n_max:]), y_train, y_val, f_test,
+                                         p.primal_sizes, p.lams))
+    train, val, test = (np.concatenate(e) for e in zip(*parts))
     best, best_lam = _select(val, test, p.lams, axis=1)
     dims = ("n", "lam", "target")
     n_params = {"rfa": p.heads * (p.d + 1), "rfmlp": p.width}.get(p.model, np.nan)
