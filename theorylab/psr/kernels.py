@@ -729,12 +729,16 @@ def _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta):
     lag = np.zeros((N + 1, L, L))   # suffix sums of max over options of (g - lam da - mu db)
     choice = np.empty(N, np.int64)
     lam0 = ROOT_LAGRANGE
+    proj = np.empty(g_s, np.int64)      # the set's projection, ascending: pairs are visited in the same order
+    n_proj = 0
     for s in range(g_s):
-        if profile[s] < threshold:
-            continue
-        for s2 in range(s, g_s):
-            if profile[s2] < threshold:
-                continue
+        if profile[s] >= threshold:
+            proj[n_proj] = s
+            n_proj += 1
+    for i_s in range(n_proj):
+        s = proj[i_s]
+        for i_s2 in range(i_s, n_proj):
+            s2 = proj[i_s2]
             cap, pm = 0.0, max(pair_max[s, s2], 0.0)
             for n in range(N):
                 cap += pm
