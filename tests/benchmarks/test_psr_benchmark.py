@@ -1,11 +1,15 @@
 """PSR kernels vs their NumPy twins: the log-space forward over many candidate models and trajectories, and
-the optimistic learner on the joint class, UMT-PSR (widest TV pair) and its pair search.
+the optimistic learner on the joint class, UMT-PSR (widest TV pair) and its pair searches, and the machine's
+memory bandwidth (the log-likelihood accumulation of the learner loops is bound by it).
 
-Run: ``pytest tests/benchmarks/test_psr_benchmark.py -m bench``; throughput is in each benchmark's ``extra_info``.
+Run: ``pytest tests/benchmarks/test_psr_benchmark.py -m bench --benchmark-timer time.process_time``;
+throughput is in each benchmark's ``extra_info``.  Everything runs with one Numba and one BLAS thread, as
+every sweep task does.
 """
 
 import numpy as np
 
+from theorylab.core.sweep import single_threaded
 from theorylab.psr import kernels, model, reference
 
 # the paper-scale class: 351 x 3 candidates, every leaf trajectory of horizon 4 (648)
@@ -109,3 +113,111 @@ def test_tv_pair_joint_numba(benchmark):
     kernels.tv_pair_joint(*args)
     benchmark.group = GROUP_PAIR
     benchmark(kernels.tv_pair_joint, *args)
+
+
+def _state_after(n_tasks, iterations, shared_points, mode=kernels.MODE_JOINT):
+    """The log-likelihood table after ``iterations`` UMT-PSR iterations (the pair search's input then)."""
+    args = list(_umt_args(n_tasks, iterations, shared_points))
+    args[12] = mode
+    return kernels.run_umt(*args)[-1], args
+
+
+GROUP_PAIR_HARD = "widest TV pair of the joint set after 4 iterations: 8 tasks, 351 x 3 candidates (hardest state)"
+
+
+def test_tv_pair_joint_hard_state_numba(benchmark):
+    """At iterations 3-5 of the paper's 8-task runs every level is still plausible but the widest combination
+    is not: the search's costliest calls.  (The NumPy twin enumerates all pairs of 351 x 3^8 tuples: not run.)"""
+    ll, args = _state_after(8, 4, 351)
+    tv, g_s, g_t, beta = args[2], args[4], args[5], args[13]
+    allowed = np.ones(tv.shape[0], bool)
+    pair_max = kernels.pair_max_table(tv, allowed, g_s, g_t)
+    kernels._tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta)
+    benchmark.group = GROUP_PAIR_HARD
+    with single_threaded():
+        benchmark(kernels._tv_pair_joint, ll, tv, pair_max, allowed, g_s, g_t, beta)
+
+
+GROUP_PAIR_SMALL = "widest TV pair of the joint set after 4 iterations: 2 tasks, 11 x 3 candidates"
+
+
+def _small_pair_args():
+    ll, args = _state_after(2, 4, 11)
+    return ll, args[2], np.ones(args[2].shape[0], bool), args[4], args[5], args[13]
+
+
+def test_tv_pair_joint_small_numba(benchmark):
+    args = _small_pair_args()
+    kernels.tv_pair_joint(*args)
+    benchmark.group = GROUP_PAIR_SMALL
+    with single_threaded():
+        benchmark(kernels.tv_pair_joint, *args)
+
+
+def test_tv_pair_joint_small_numpy(benchmark):
+    args = _small_pair_args()
+    benchmark.group = GROUP_PAIR_SMALL
+    benchmark.pedantic(reference.tv_pair_joint, args=args, rounds=3, iterations=1)
+
+
+GROUP_SINGLE = "widest TV pair of one task's set before any data: 351 x 3 candidates (the whole class)"
+
+
+def _single_args():
+    table = PARAMS.table()
+    M = table.psi0.shape[0]
+    return np.zeros(M), model.tv_table(table), np.ones(M, bool), 10.0
+
+
+def test_tv_pair_single_numba(benchmark):
+    ll, tv, allowed, beta = _single_args()
+    rmax, rarg = kernels.row_max_table(tv, allowed)
+    kernels._tv_pair_single(ll, tv, rmax, rarg, allowed, beta)
+    benchmark.group = GROUP_SINGLE
+    with single_threaded():
+        benchmark(kernels._tv_pair_single, ll, tv, rmax, rarg, allowed, beta)
+
+
+def test_tv_pair_single_numpy(benchmark):
+    benchmark.group = GROUP_SINGLE
+    benchmark.pedantic(reference.tv_pair_single, args=_single_args(), rounds=1, iterations=1)
+
+
+# --- memory bandwidth: the likelihood accumulation --------------------------------------------------
+
+GROUP_BW = "log-likelihood accumulation vs memory bandwidth (one thread)"
+ACC_ITER = 2000
+
+
+def _acc_args():
+    """One task, optimistic MLE over the paper class for 2000 iterations: per iteration H episodes, each adding
+    a leaf's row of 1053 log-likelihoods to the table (read row, read and write table: 24 bytes per model)."""
+    p = model.UpstreamParams(tasks=1, iterations=ACC_ITER)
+    table = p.table()
+    ti = np.array([p.shared_index(table) * table.g_t])
+    tasks = model.task_tables(table, ti, np.array([0]), p.switch_cost)
+    beta = model.upstream_beta(p, table, 1, "single")
+    return (table.leaf_ll, np.ones(table.psi0.shape[0], bool), table.g_s, table.g_t, table.psi0[ti], table.ops[ti],
+            ti, tasks.policies, tasks.vstar, tasks.vtrue, tasks.vopt, False, beta, ACC_ITER, 0)
+
+
+def test_learner_loop_bytes_per_second(benchmark):
+    args = _acc_args()
+    kernels.run_omle(*args)
+    benchmark.group = GROUP_BW
+    with single_threaded():
+        benchmark(kernels.run_omle, *args)
+    M, H = args[0].shape[0], PARAMS.horizon
+    # accumulation (24 B per model and episode) and the confidence set's two passes over the table (16 B)
+    moved = ACC_ITER * (H * M * 24 + M * 16)
+    benchmark.extra_info["GB/s"] = moved / benchmark.stats.stats.mean / 1e9
+
+
+def test_memory_bandwidth(benchmark):
+    """c = a + b on 3 x 64 MB arrays: the machine's streaming limit for one thread."""
+    a, b = np.ones(1 << 23), np.ones(1 << 23)
+    c = np.empty_like(a)
+    benchmark.group = GROUP_BW
+    with single_threaded():
+        benchmark(np.add, a, b, out=c)
+    benchmark.extra_info["GB/s"] = 3 * a.nbytes / benchmark.stats.stats.mean / 1e9

@@ -366,3 +366,20 @@ def test_run_umt_one_task_joint_equals_single_and_identical():
     for other in runs[1:]:
         for x, y in zip(runs[0], other):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_search_tables_match_numpy(seed):
+    """The per-run tables of the pair searches: row maxima over later allowed candidates (first maximiser) and
+    the largest distance between two shared values' allowed candidates, against NumPy reductions."""
+    _, tv, allowed = _tv_tables(seed, 1, 5, 3, 0.25)      # quantised: ties inside rows
+    M = tv.shape[0]
+    rmax, rarg = kernels.row_max_table(tv, allowed)
+    for i in range(M):
+        later = [j for j in range(i + 1, M) if allowed[j]]
+        if not later:
+            assert rmax[i] == -np.inf and rarg[i] == -1
+        else:
+            assert rmax[i] == tv[i, later].max() and rarg[i] == later[int(np.argmax(tv[i, later]))]
+    masked = np.where(np.outer(allowed, allowed), tv, 0.0).reshape(5, 3, 5, 3)
+    np.testing.assert_array_equal(kernels.pair_max_table(tv, allowed, 5, 3), masked.max(axis=(1, 3)))

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from theorylab.psr import model
+from theorylab.psr import kernels, model
 from tests.study_contract import (assert_labelled_with_provenance,
                                   test_bad_parameters_raise_naming_them,  # noqa: F401 (shared checks)
                                   test_provenance_and_labelled_layout,
@@ -132,3 +132,14 @@ def test_class_table_holds_every_candidate_and_leaf_laws():
     assert model.class_table(*[getattr(p, f) for f in model.FamilyParams.fields()]) is table   # cached
     with pytest.raises(ValueError):
         table.psi0[0, 0] = 1.0   # read-only: shared by every simulation of the sweep
+
+
+def test_true_values_are_the_per_candidate_policy_values():
+    """Evaluating each distinct optimal policy once gives the same numbers, bit for bit, as evaluating every
+    candidate's policy."""
+    table = model.FamilyParams(**SMALL).table()
+    for ti, goal in ((4, 0), (31, 1)):
+        _, pols = model.optimal_policies(table, goal, 0.2)
+        R = model.reward_table(goal, 0.2)
+        want = [kernels.policy_value(table.psi0[ti], table.ops[ti], R, pol, table.horizon) for pol in pols]
+        np.testing.assert_array_equal(model.true_values(table, ti, goal, 0.2), want)

@@ -473,6 +473,7 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
     """
     np.random.seed(seed)
     N, M = vstar.shape
+    by_leaf = np.ascontiguousarray(leaf_ll.T)    # a leaf's log-likelihoods contiguous: one row per episode
     A, O = true_ops.shape[1], true_ops.shape[2]
     H = _horizon(policies.shape[2], A, O)
     off = node_offsets(H, A, O)
@@ -512,9 +513,10 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
             for step in range(-1, H - 1):      # on-policy, then a uniform action at each informative step
                 leaf = _rollout(true_psi0[n], true_ops[n], policies[n, chosen[n]], step, off, obs, act, psi,
                                 nxt)
+                row = by_leaf[leaf]
                 for m in range(M):
                     if allowed[m]:
-                        ll[n, m] += leaf_ll[m, leaf]
+                        ll[n, m] += row[m]
     return gap, subopt, subopt_mle, covered, n_shared, final_mask, ll
 
 
@@ -558,11 +560,42 @@ def policy_tv(p, q, H, A, O):
 
 
 @njit(cache=True)
+def row_max_table(tv, allowed):
+    """Largest distance of each candidate i to an allowed candidate j > i, and the first such j (-1: none).
+
+    Fixed for a run (the class does not change), so :func:`run_umt` computes it once: a row whose largest
+    distance is in the confidence set needs no scan, and a row whose largest distance is no wider than the
+    widest pair so far is skipped.
+    """
+    M = tv.shape[0]
+    rmax = np.full(M, -np.inf)
+    rarg = np.full(M, -1, np.int64)
+    for i in range(M):
+        for j in range(i + 1, M):
+            if allowed[j] and tv[i, j] > rmax[i]:
+                rmax[i], rarg[i] = tv[i, j], j
+    return rmax, rarg
+
+
+@njit(cache=True)
 def tv_pair_single(ll, tv, allowed, beta):
     """Widest pair of one class's confidence set: max over m <= m' in {m : ll[m] >= max ll - beta} of tv[m, m'].
 
     ``tv[m, m']`` is the policy-maximised TV distance of candidates m and m'.  Returns (width, m, m'), the
     first maximiser in the order (m, m') with m < m' (a set of one model: width 0, m = m' = the MLE).
+    """
+    rmax, rarg = row_max_table(tv, allowed)
+    return _tv_pair_single(ll, tv, rmax, rarg, allowed, beta)
+
+
+@njit(cache=True)
+def _tv_pair_single(ll, tv, rmax, rarg, allowed, beta):
+    """:func:`tv_pair_single` with the row maxima of :func:`row_max_table`.
+
+    Same visiting order (rows m ascending, within a row m' ascending, strict improvement) as the plain
+    scan of the upper triangle, so the same first maximiser: a row is skipped only when its largest
+    distance does not beat the widest pair so far, and its largest distance is taken directly only when
+    its first maximiser lies in the set (then it is also the first maximiser within the set).
     """
     M = ll.shape[0]
     first = -1
@@ -570,14 +603,54 @@ def tv_pair_single(ll, tv, allowed, beta):
         if allowed[m] and (first < 0 or ll[m] > ll[first]):
             first = m
     threshold = ll[first] - beta
+    inside = np.empty(M, np.int64)
+    n_in = 0
+    for m in range(M):
+        if allowed[m] and ll[m] >= threshold:
+            inside[n_in] = m
+            n_in += 1
     best, a, b = 0.0, first, first
-    for i in range(M):
-        if not (allowed[i] and ll[i] >= threshold):
+    for p in range(n_in):
+        i = inside[p]
+        if rmax[i] <= best:
             continue
-        for j in range(i + 1, M):
-            if allowed[j] and ll[j] >= threshold and tv[i, j] > best:
+        j = rarg[i]
+        if ll[j] >= threshold:
+            best, a, b = rmax[i], i, j
+            continue
+        for q in range(p + 1, n_in):
+            j = inside[q]
+            if tv[i, j] > best:
                 best, a, b = tv[i, j], i, j
     return best, a, b
+
+
+# Lagrangian bounds of the joint pair search.  For multipliers lam, mu >= 0 and a pair's remaining
+# log-likelihood slacks sigma_a, sigma_b, every completion in the set has summed distance
+#   <= lam sigma_a + mu sigma_b + sum over the remaining tasks of max over options (g - lam da - mu db),
+# da, db >= 0 being an option's log-likelihood below its task's best level.  Any multipliers give a valid
+# bound; these (in TV per nat) prune well at the study's scales.
+LAGRANGE = np.array([0.0, 0.01, 0.03])
+ROOT_LAGRANGE = 0.01
+BOUND_MARGIN = 1e-9   # > the rounding of the bounds' sums: a pruned branch holds no pair the search would take
+
+
+@njit(cache=True)
+def pair_max_table(tv, allowed, g_s, g_t):
+    """Largest distance between allowed candidates of the shared values s and s' (any levels): (g_s, g_s).
+
+    Fixed for a run; N times it bounds a pair of shared values' distance sum before any task is looked at.
+    """
+    out = np.zeros((g_s, g_s))
+    for s in range(g_s):
+        for t in range(g_t):
+            if not allowed[s * g_t + t]:
+                continue
+            for s2 in range(g_s):
+                for u in range(g_t):
+                    if allowed[s2 * g_t + u] and tv[s * g_t + t, s2 * g_t + u] > out[s, s2]:
+                        out[s, s2] = tv[s * g_t + t, s2 * g_t + u]
+    return out
 
 
 @njit(cache=True)
@@ -591,7 +664,20 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
     over the tasks' (t_n, t'_n) in decreasing distance with likelihood and distance bounds.  Returns
     (width, theta (N,), theta' (N,)).
     """
+    return _tv_pair_joint(ll, tv, pair_max_table(tv, allowed, g_s, g_t), allowed, g_s, g_t, beta)
+
+
+@njit(cache=True)
+def _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta):
+    """:func:`tv_pair_joint` with the table of :func:`pair_max_table`.
+
+    The search order and its acceptance rule (a leaf replaces the best only if strictly wider) are those
+    of the plain depth-first search; the extra tests (the pair's largest distance N times, and Lagrangian
+    bounds on a pair and on every branch, with slack and a margin above rounding) only skip pairs and
+    branches that hold no leaf the plain search would accept, so the result is the same pair, bit for bit.
+    """
     N = ll.shape[0]
+    L = LAGRANGE.shape[0]
     tmax = np.full((g_s, N), -np.inf)
     targ = np.full((g_s, N), -1, np.int64)
     profile = np.full(g_s, -np.inf)
@@ -610,8 +696,10 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
             s_hat = s
     threshold = profile[s_hat] - beta
     slack = PRUNE_REL * (1.0 + abs(threshold))
-    # t admissible for (s, n): some tuple through it can reach the threshold
+    # t admissible for (s, n): some tuple through it can reach the threshold; drop[s, n, t]: its log-likelihood
+    # below the task's best level
     adm = np.zeros((g_s, N, g_t), np.bool_)
+    drop = np.zeros((g_s, N, g_t))
     for s in range(g_s):
         if profile[s] < threshold:
             continue
@@ -619,6 +707,8 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
             for t in range(g_t):
                 m = s * g_t + t
                 adm[s, n, t] = allowed[m] and ll[n, m] + profile[s] - tmax[s, n] >= threshold - slack
+                if adm[s, n, t]:
+                    drop[s, n, t] = tmax[s, n] - ll[n, m]
     best = 0.0
     pa = np.empty(N, np.int64)
     pb = np.empty(N, np.int64)
@@ -636,16 +726,28 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
     run_a = np.zeros(N + 1)
     run_b = np.zeros(N + 1)
     run_g = np.zeros(N + 1)
+    lag = np.zeros((N + 1, L, L))   # suffix sums of max over options of (g - lam da - mu db)
     choice = np.empty(N, np.int64)
+    lam0 = ROOT_LAGRANGE
+    proj = np.empty(g_s, np.int64)      # the set's projection, ascending: pairs are visited in the same order
+    n_proj = 0
     for s in range(g_s):
-        if profile[s] < threshold:
-            continue
-        for s2 in range(s, g_s):
-            if profile[s2] < threshold:
+        if profile[s] >= threshold:
+            proj[n_proj] = s
+            n_proj += 1
+    for i_s in range(n_proj):
+        s = proj[i_s]
+        for i_s2 in range(i_s, n_proj):
+            s2 = proj[i_s2]
+            cap, pm = 0.0, max(pair_max[s, s2], 0.0)
+            for n in range(N):
+                cap += pm
+            if cap <= best:     # the sum below adds N terms <= pm in the same order: it is <= cap
                 continue
             ub = 0.0
+            root = lam0 * (profile[s] - threshold + slack) + lam0 * (profile[s2] - threshold + slack)
             for n in range(N):
-                gmax = 0.0
+                gmax, vmax = 0.0, -np.inf
                 for t in range(g_t):
                     if adm[s, n, t]:
                         for u in range(g_t):
@@ -653,8 +755,12 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
                                 g = tv[s * g_t + t, s2 * g_t + u]
                                 if g > gmax:
                                     gmax = g
+                                v = g - lam0 * drop[s, n, t] - lam0 * drop[s2, n, u]
+                                if v > vmax:
+                                    vmax = v
                 ub += gmax
-            if ub <= best:
+                root += vmax
+            if ub <= best or root + BOUND_MARGIN < best:
                 continue
             # options of every task, sorted by decreasing distance (insertion sort, stable)
             for n in range(N):
@@ -677,6 +783,15 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
                 rest_a[n] = rest_a[n + 1] + tmax[s, n]
                 rest_b[n] = rest_b[n + 1] + tmax[s2, n]
                 rest_g[n] = rest_g[n + 1] + (opt_g[n, 0] if n_opt[n] > 0 else 0.0)
+                for i in range(L):
+                    for j in range(L):
+                        vmax = -np.inf
+                        for c in range(n_opt[n]):
+                            v = opt_g[n, c] - LAGRANGE[i] * drop[s, n, opt_t[n, c]] \
+                                - LAGRANGE[j] * drop[s2, n, opt_u[n, c]]
+                            if v > vmax:
+                                vmax = v
+                        lag[n, i, j] = lag[n + 1, i, j] + vmax
             depth = 0
             choice[0] = -1
             while depth >= 0:
@@ -696,6 +811,16 @@ def tv_pair_joint(ll, tv, allowed, g_s, g_t, beta):
                         for n in range(N):
                             pa[n] = s * g_t + opt_t[n, choice[n]]
                             pb[n] = s2 * g_t + opt_u[n, choice[n]]
+                    continue
+                sa = la + rest_a[depth + 1] - threshold + slack
+                sb = lb + rest_b[depth + 1] - threshold + slack
+                bound = np.inf
+                for i in range(L):
+                    for j in range(L):
+                        v = LAGRANGE[i] * sa + LAGRANGE[j] * sb + lag[depth + 1, i, j]
+                        if v < bound:
+                            bound = v
+                if gsum + bound + BOUND_MARGIN < best:
                     continue
                 run_a[depth + 1], run_b[depth + 1], run_g[depth + 1] = la, lb, gsum
                 depth += 1
@@ -728,6 +853,7 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
     """
     np.random.seed(seed)
     N, M = err.shape
+    by_leaf = np.ascontiguousarray(leaf_ll.T)    # a leaf's log-likelihoods contiguous: one row per episode
     A, O = true_ops.shape[1], true_ops.shape[2]
     H = 1
     while A ** (H - 1) * O ** H < leaf_p.shape[1]:
@@ -752,13 +878,17 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
     act = np.empty(H, np.int64)
     psi, nxt = np.empty(d), np.empty(d)
     pooled = np.empty((1, M))
+    if mode == MODE_JOINT:      # tables of the pair searches: fixed for the run
+        pair_max = pair_max_table(tv, allowed, g_s, g_t)
+    else:
+        rmax, rarg = row_max_table(tv, allowed)
     for k in range(n_iter + 1):
         if mode == MODE_JOINT:
             chosen, mle, cov, mask = joint_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
             n_shared[k] = mask.sum()
             for n in range(N):
                 final_mask[n] = mask
-            _, pa_j, pb_j = tv_pair_joint(ll, tv, allowed, g_s, g_t, beta)
+            _, pa_j, pb_j = _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta)
             pa[:] = pa_j
             pb[:] = pb_j
         elif mode == MODE_SINGLE:
@@ -766,7 +896,7 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
             n_shared[k] = masks.sum() / N
             final_mask[:] = masks
             for n in range(N):
-                _, pa[n], pb[n] = tv_pair_single(ll[n], tv, allowed, beta)
+                _, pa[n], pb[n] = _tv_pair_single(ll[n], tv, rmax, rarg, allowed, beta)
         else:
             for m in range(M):
                 acc = 0.0
@@ -779,7 +909,7 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
             n_shared[k] = masks.sum()
             for n in range(N):
                 final_mask[n] = masks[0]
-            _, a1, b1 = tv_pair_single(pooled[0], tv, allowed, beta)
+            _, a1, b1 = _tv_pair_single(pooled[0], tv, rmax, rarg, allowed, beta)
             pa[:] = a1
             pb[:] = b1
         covered[k] = cov
@@ -798,7 +928,8 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
             _, policy = policy_tv(leaf_p[pa[n]], leaf_p[pb[n]], H, A, O)
             for step in range(-1, H - 1):      # the exploration policy, then a uniform action at each informative step
                 leaf = _rollout(true_psi0[n], true_ops[n], policy, step, off, obs, act, psi, nxt)
+                row = by_leaf[leaf]
                 for m in range(M):
                     if allowed[m]:
-                        ll[n, m] += leaf_ll[m, leaf]
+                        ll[n, m] += row[m]
     return width, width_max, err_max, subopt, covered, n_shared, final_mask, ll
