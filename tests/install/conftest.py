@@ -76,8 +76,9 @@ def venv(tmp_path_factory) -> Venv:
     purelib = env.python_code("import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
     deps = [p for p in site.getsitepackages() + [site.getusersitepackages()] if Path(p).is_dir()]
     Path(purelib, "_dependencies.pth").write_text("\n".join(deps) + "\n")
+    # without PYTHONPATH: a checkout on it (with its egg-info) would count as theorylab already installed
     subprocess.run([sys.executable, "-m", "pip", "--python", str(env.python), "install", "--quiet", "--no-deps",
-                    "--no-index", *map(str, wheels)], check=True, capture_output=True, text=True)
+                    "--no-index", *map(str, wheels)], check=True, capture_output=True, text=True, env=env.env)
     where = env.python_code("import theorylab; print(theorylab.__file__)").stdout.strip()
     assert Path(where).is_relative_to(purelib), f"the venv imports theorylab from {where}, not the wheel"
     return env
