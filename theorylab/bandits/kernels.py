@@ -78,6 +78,16 @@ def quad(A, v):
 
 
 @njit(cache=True)
+def ridge_priors(M, p, lam):
+    """Per-task ridge statistics before any data: (V^{-1} = I / lam (M, p, p), b = 0 (M, p), theta = 0 (M, p))."""
+    Vinv = np.zeros((M, p, p))
+    for i in range(M):
+        for l in range(p):
+            Vinv[i, l, l] = 1.0 / lam
+    return Vinv, np.zeros((M, p)), np.zeros((M, p))
+
+
+@njit(cache=True)
 def sherman_morrison(Vinv, phi, tmp):
     """In place: Vinv <- (V + phi phi^T)^{-1} for symmetric V (O(k^2) instead of a fresh inverse)."""
     k = phi.shape[0]
@@ -154,12 +164,7 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     np.random.seed(seed)
     X = np.empty((M, K, d))
     E = np.empty((M, K))
-    Vinv = np.zeros((M, p, p))
-    for i in range(M):
-        for l in range(p):
-            Vinv[i, l, l] = 1.0 / lam
-    b = np.zeros((M, p))
-    theta = np.zeros((M, p))
+    Vinv, b, theta = ridge_priors(M, p, lam)
     phi_true = np.empty(k_true)
     phi = np.empty(p)
     tmp = np.empty(p)
@@ -552,12 +557,7 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     E = np.empty((M, K))
     Xs = np.empty((M, T, d))
     Ys = np.empty((M, T))
-    Vinv = np.zeros((M, k, k))
-    for i in range(M):
-        for l in range(k):
-            Vinv[i, l, l] = 1.0 / lam
-    b = np.zeros((M, k))
-    theta = np.zeros((M, k))
+    Vinv, b, theta = ridge_priors(M, k, lam)
     fit = np.zeros((M, k))
     phi_true = np.empty(k)
     phi = np.empty(k)
@@ -619,12 +619,7 @@ def run_feature_ucb(F, labels, values, idx, noise, sigma, lam, scale, log_inv_de
     """Independent OFUL per task on fixed image features F (n_images, p).  Returns (regret (M, R), choices)."""
     T, M, K = idx.shape
     p = F.shape[1]
-    Vinv = np.zeros((M, p, p))
-    for i in range(M):
-        for l in range(p):
-            Vinv[i, l, l] = 1.0 / lam
-    b = np.zeros((M, p))
-    theta = np.zeros((M, p))
+    Vinv, b, theta = ridge_priors(M, p, lam)
     tmp = np.empty(p)
     cum = np.zeros(M)
     R = rec.shape[0]
@@ -746,12 +741,7 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
     for n in range(nets):
         W1[n] = W1_0
         b1[n] = b1_0
-    Vinv = np.zeros((M, p, p))
-    for i in range(M):
-        for l in range(p):
-            Vinv[i, l, l] = 1.0 / lam
-    bvec = np.zeros((M, p))
-    theta = np.zeros((M, p))
+    Vinv, bvec, theta = ridge_priors(M, p, lam)
     obs_img = np.empty((M, T), np.int64)
     obs_y = np.empty((M, T))
     phi = np.empty(p)
