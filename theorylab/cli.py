@@ -15,6 +15,7 @@ from typing import Any, Iterator, Sequence
 from theorylab.core import pipeline, registry, report
 from theorylab.core.params import describe_range
 from theorylab.core.store import ENGINE, CacheError, Store, atomic_path, probe_writable
+from theorylab.core import interrupts
 from theorylab.core.sweep import Interrupted, dask_client, quiet_dask
 
 ENVIRONMENT = """environment variables:
@@ -131,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ds = pipeline.run_experiment(exp, args.scale, overrides=overrides, store=_store(args),
                                      force=args.force, client=client)
     if args.out:
-        with atomic_path(args.out) as tmp:
+        with interrupts.deferred(), atomic_path(args.out) as tmp:
             ds.to_netcdf(tmp, engine=ENGINE)
         print(f"wrote {args.out}")
     print(ds)
@@ -320,52 +321,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so it unwinds like Ctrl-C (locks released, temp files removed)."""
-
-
-@contextlib.contextmanager
-def _interrupts() -> Iterator[None]:
-    """Turn SIGTERM into an exception for the duration of a command (main thread only)."""
-    def terminate(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, terminate)
-    except ValueError:  # not the main thread (e.g. called from a test runner's worker thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.experiments is not None:
         os.environ[registry.EXPERIMENTS_ENV] = args.experiments  # also seen by the explorer's workers
-    sigterm = False
-    try:
-        with _interrupts():
+    with interrupts.handled() as signals:
+        try:
             try:
                 registry.experiments_dir()
-                return args.func(args)
-            except KeyboardInterrupt as err:
+                code = args.func(args)
+            except KeyboardInterrupt:
                 quiet_dask()
-                sigterm = isinstance(err, _Terminated) or isinstance(err.__context__, _Terminated)
                 raise
-    except Interrupted as err:
-        print(f"theorylab: {err.line()}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("theorylab: interrupted; finished tasks are cached, rerun to resume", file=sys.stderr)
-    except ValueError as err:  # CacheError and bad options found late (an unreachable scheduler)
-        return _usage_error(err)
-    except BrokenPipeError:  # `theorylab list | head`: the reader left; nothing to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    return 143 if sigterm else 130
-
+        except Interrupted as err:
+            print(f"theorylab: {err.line()}", file=sys.stderr)
+        except KeyboardInterrupt:
+            print("theorylab: interrupted; finished tasks are cached, rerun to resume", file=sys.stderr)
+        except ValueError as err:  # CacheError and bad options found late (an unreachable scheduler)
+            return _usage_error(err)
+        except BrokenPipeError:  # `theorylab list | head`: the reader left; nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        else:
+            if not signals:
+                return code
+            # the signal's exception was lost after the last task: the outputs are complete
+            print("theorylab: interrupted after the command had finished; its outputs are complete",
+                  file=sys.stderr)
+        return 128 + int(signals[0] if signals else signal.SIGINT)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -62,6 +62,19 @@ def test_round_trip_is_exact(tmp_path):
     xr.testing.assert_identical(store.load("deeplinear", key), ds)  # the cache's own attrs are not served
 
 
+def test_a_served_entry_carries_no_file_encoding_so_a_combined_result_writes_whole(tmp_path):
+    """A cached string variable read back would keep its on-disk width as an encoding; stacked
+    with a longer fresh string and written out, every string would be cut to that width."""
+    store = Store(tmp_path)
+    short = xr.Dataset({"regime": ((), "pure")})
+    served = store.load("deeplinear", _save(store, short))
+    assert served.encoding == {} and all(v.encoding == {} for v in served.variables.values())
+    combined = xr.concat([served, xr.Dataset({"regime": ((), "hierarchical")})], "task")
+    combined.to_netcdf(tmp_path / "out.nc")
+    with xr.open_dataset(tmp_path / "out.nc") as back:
+        assert back.regime.values.tolist() == ["pure", "hierarchical"]
+
+
 def test_checksum_is_stable_under_a_netcdf_round_trip_and_sees_every_value(tmp_path):
     ds = _dataset().assign(s=("k", np.array(["early", "late"])), n=("t", [0.0, np.nan, -np.nan, 1, 2]))
     ds.attrs["one"] = [1.5]

@@ -32,6 +32,7 @@ import xarray as xr
 from filelock import FileLock
 
 import theorylab
+from theorylab.core import interrupts
 from theorylab.core.params import Params, attrs_value
 from theorylab.core.provenance import code_digest
 
@@ -140,8 +141,9 @@ def _read(path: Path, key: str) -> tuple[xr.Dataset | None, dict, str]:
     try:
         if path.stat().st_size == 0:
             return None, {}, "empty file"
-        with _local_locks(), xr.open_dataset(path, engine=ENGINE) as handle:
-            ds = handle.load()
+        with _netcdf_io(), xr.open_dataset(path, engine=ENGINE) as handle:
+            ds = handle.load().drop_encoding()  # served like a fresh result: no on-disk dtypes (a
+            # string variable would keep its width, and a later write of a combined result truncate to it)
     except Exception as err:  # netCDF/HDF errors come as OSError, RuntimeError, ValueError, KeyError ...
         return None, {}, f"unreadable ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
     stored_sum, raw_payload = ds.attrs.get(CHECKSUM_ATTR), ds.attrs.get(PAYLOAD_ATTR)
@@ -193,7 +195,7 @@ class Store:
             extra[SECONDS_ATTR] = float(seconds)
         path = self.path(study, key)
         try:
-            with _local_locks(), atomic_path(path) as tmp:
+            with _netcdf_io(), atomic_path(path) as tmp:
                 ds.assign_attrs(extra).to_netcdf(tmp, engine=ENGINE)
         except (OSError, RuntimeError) as err:
             raise self.write_error(path, err) from None
@@ -392,15 +394,17 @@ def probe_writable(folder: Path, what: str, fix: str) -> None:
 
 
 @contextlib.contextmanager
-def _local_locks() -> Iterator[None]:
-    """Let xarray guard NetCDF I/O with an in-process lock, not a dask.distributed one.
+def _netcdf_io() -> Iterator[None]:
+    """Guard NetCDF I/O: signals deferred to its end, and an in-process lock for xarray.
 
-    While a distributed Client is the default scheduler, xarray's write lock is a
-    scheduler-held Lock: a network round trip per variable, which made the driver's
+    A signal's exception raised inside xarray's I/O can leave its file lock held, and
+    the cleanup then waits on that lock forever.  The lock is an in-process one: while a
+    distributed Client is the default scheduler, xarray's write lock would be a
+    scheduler-held Lock, a network round trip per variable, which made the driver's
     cache writes 5x slower during every cluster sweep.  Our Datasets live in memory
     and only this process touches the file, so a local lock is all it needs.
     """
-    with dask.config.set(scheduler="threads"):
+    with interrupts.deferred(), dask.config.set(scheduler="threads"):
         yield
 
 

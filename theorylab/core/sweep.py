@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from filelock import Timeout
 from tqdm.auto import tqdm
 
+from theorylab.core import interrupts
 from theorylab.core.params import Params, attrs_value
 from theorylab.core.store import DEFAULT_ENTRY_BYTES, Store, key_payload, payload_key
 
@@ -288,6 +289,7 @@ def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
             while pending and len(inflight) < window:
                 if stop is not None and stop():
                     raise Cancelled()
+                interrupts.stop_if_signalled()
                 sweep, task = pending.popleft()
                 if not claims.take(sweep, task, wait):
                     deferred.append((sweep, task))
@@ -297,7 +299,9 @@ def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
                     yield sweep, task, ds, None, None
                     claims.release(sweep, task)
                 elif client is None:
-                    yield sweep, task, *_timed_run(sweep.simulate, task)
+                    with interrupts.finishing("task"):
+                        outcome = _timed_run(sweep.simulate, task)
+                    yield sweep, task, *outcome
                     claims.release(sweep, task)
                 else:
                     future = client.submit(_timed_run, sweep.simulate, task, pure=False)
@@ -411,14 +415,16 @@ def run_sweeps(sweeps: list[Sweep], *, store: Store | None = None, client: Any =
             ds.attrs["experiment"] = sweep.experiment
             busy += seconds or 0.0
             cpu_total += cpu or 0.0
-            if store is not None and seconds is not None:
-                path = store.save(sweep.study, sweep.keys[task.index], ds, sweep.payloads[task.index],
-                                  seconds)
-                times[id(sweep)][0].append(seconds)
-                times[id(sweep)][1].append(path.stat().st_size)
-                times[id(sweep)][2].append(cpu)
-            sweep.results[task.index] = ds
+            with interrupts.deferred():  # a signal waits until the result is cached and counted
+                if store is not None and seconds is not None:
+                    path = store.save(sweep.study, sweep.keys[task.index], ds, sweep.payloads[task.index],
+                                      seconds)
+                    times[id(sweep)][0].append(seconds)
+                    times[id(sweep)][1].append(path.stat().st_size)
+                    times[id(sweep)][2].append(cpu)
+                sweep.results[task.index] = ds
             bar.update()
+            interrupts.stop_if_signalled()
     except KeyboardInterrupt:
         done = sum(r is not None for sweep in sweeps for r in sweep.results)
         raise Interrupted(done, total, store is not None) from None
