@@ -103,7 +103,7 @@ def test_a_task_in_this_process_finishes_on_the_first_signal_and_stops_at_once_o
     SystemError traceback; so the first signal lets the task finish (one line says so) and a
     second one stops at once."""
     with interrupts.handled() as received:
-        with interrupts.finishing("task"):
+        with interrupts.held("stopping after the current task"):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
             assert received == [signal.SIGINT]  # still running
@@ -355,3 +355,28 @@ def test_an_immutable_cache_folder_is_refused_up_front(tmp_path):
         assert calls == []
     finally:
         subprocess.run(["chattr", "-i", str(folder)], check=False)
+
+
+def test_a_signal_while_the_command_loads_is_one_line_and_its_exit_code(monkeypatch, capsys):
+    """Loading the libraries takes seconds; a SIGTERM meanwhile must not print an import traceback."""
+    import importlib.abc
+
+    from theorylab import __main__ as entry
+
+    class SignalOnImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "theorylab.cli":
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here, as it would during a real import
+            return None  # the normal finders load the module
+
+    import theorylab
+
+    # restored afterwards, module and package attribute, so other tests keep the module they imported
+    monkeypatch.delitem(sys.modules, "theorylab.cli", raising=False)
+    monkeypatch.delattr(theorylab, "cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [SignalOnImport(), *sys.meta_path])
+    before = signal.getsignal(signal.SIGTERM)
+    assert entry.main() == 143
+    assert capsys.readouterr().err == "theorylab: interrupted while starting; nothing was run\n"
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -52,7 +52,10 @@ def handled() -> Iterator[list[int]]:
 
 
 @contextlib.contextmanager
-def _holding(notice: str) -> Iterator[None]:
+def held(notice: str = "") -> Iterator[None]:
+    """A step the first signal lets finish (a task computed in this process, a cluster starting);
+    the signal is recorded, ``notice`` (if any) printed as one line, and the caller checks
+    :func:`stop_if_signalled` once the step's result is kept or cleaned up."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals are handled in the main thread; other threads' sections do not hold them
         return
@@ -67,16 +70,10 @@ def _holding(notice: str) -> Iterator[None]:
 def deferred() -> Iterator[None]:
     """A short section a signal must not cut (file I/O): a signal arriving inside it is
     raised as KeyboardInterrupt when the outermost section ends."""
-    with _holding(""):
+    with held():
         yield
     if not _sections and threading.current_thread() is threading.main_thread():
         stop_if_signalled()
-
-
-def finishing(what: str) -> contextlib.AbstractContextManager[None]:
-    """A longer step (a task computed in this process) that the first signal lets finish, saying
-    so in one line; the caller checks :func:`stop_if_signalled` once its result is kept."""
-    return _holding(f"stopping after the current {what}")
 
 
 def stop_if_signalled() -> None:

@@ -119,16 +119,23 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None,
     n = n_workers or os.cpu_count() or 1
     if n < 1:
         raise ValueError(f"n_workers must be >= 1 (got {n})")
-    with _children_ignore_sigint():
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host=host,
-                               dashboard_address=f"{host}:0")
-    with cluster, Client(cluster) as client:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_close())  # entered first, so left after the cluster has closed
+        # SIGTERM while the cluster starts is held (raised inside, it left distributed half
+        # started, with a traceback), then acted on once the cluster can be shut down.
+        with interrupts.held(), _children_ignore_sigint():
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host=host,
+                dashboard_address=f"{host}:0"))
+            client = stack.enter_context(Client(cluster))
         try:
+            interrupts.stop_if_signalled()
             yield client
         except KeyboardInterrupt:
             quiet_dask()
             _kill_workers(cluster)  # a worker busy in a kernel would take seconds and log its cancelled task
             raise
+        quiet_dask()  # for the close; _quiet_close restores the levels
 
 
 def _kill_workers(cluster: Any) -> None:
@@ -139,9 +146,12 @@ def _kill_workers(cluster: Any) -> None:
 
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
-    """Start worker processes with Ctrl-C ignored (an ignored signal stays ignored in a child): the
-    terminal sends SIGINT to the whole process group, and only the driver should handle it, by
-    closing the cluster, rather than every worker printing its own traceback."""
+    """Start worker processes with Ctrl-C ignored (an ignored signal stays ignored in a child,
+    across exec, from its first instruction): the terminal sends SIGINT to the whole process
+    group, and only the driver should handle it, by closing the cluster, rather than every
+    worker printing its own traceback.  A Ctrl-C during the start (a second or two) is lost:
+    blocking it in the driver's main thread instead would not keep it, since Linux hands a
+    process's signal to any thread not blocking it (a BLAS thread), which then drops it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -152,10 +162,25 @@ def _children_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
 def quiet_dask() -> None:
     """Silence the cluster's shutdown logging (an interrupted run says what happened in one line)."""
-    for name in ("distributed", "tornado", "asyncio"):
+    for name in DASK_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+@contextlib.contextmanager
+def _quiet_close() -> Iterator[None]:
+    """On leaving, silence the cluster's logging while it shuts down and restore it afterwards: on a
+    loaded machine a normal close logs workers that were slow to stop and then killed."""
+    levels = {name: logging.getLogger(name).level for name in DASK_LOGGERS}
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 @dataclasses.dataclass
@@ -299,7 +324,7 @@ def _execute(work: list[tuple[Sweep, Task]], client: Any, claims: _Claims,
                     yield sweep, task, ds, None, None
                     claims.release(sweep, task)
                 elif client is None:
-                    with interrupts.finishing("task"):
+                    with interrupts.held("stopping after the current task"):
                         outcome = _timed_run(sweep.simulate, task)
                     yield sweep, task, *outcome
                     claims.release(sweep, task)
