@@ -56,18 +56,6 @@ def test_draw_round_matches_randomstate():
     np.testing.assert_allclose(np.linalg.norm(X, axis=-1), 1.0, rtol=1e-14)
 
 
-@settings(max_examples=50, deadline=None)
-@given(k=st.integers(1, 6), n=st.integers(1, 30), seed=st.integers(0, 2**31 - 1), lam=st.floats(0.5, 10.0))
-def test_sherman_morrison_equals_fresh_inverse(k, n, seed, lam):
-    """Closed form: n rank-one updates of (lam I)^{-1} equal inv(lam I + sum phi phi^T)."""
-    phis = np.random.default_rng(seed).normal(size=(n, k))
-    Vinv = np.eye(k) / lam
-    tmp = np.empty(k)
-    for phi in phis:
-        kernels.sherman_morrison(Vinv, phi, tmp)
-    np.testing.assert_allclose(Vinv, np.linalg.inv(lam * np.eye(k) + phis.T @ phis), rtol=1e-9, atol=1e-12)
-
-
 def test_optimistic_value_is_the_ellipsoid_maximum():
     """Exact optimum: max theta.phi over |theta - theta_hat|_V <= rho (cvxpy SOCP) equals the UCB closed form
     theta_hat.phi + rho |phi|_{V^-1} that every kernel uses."""
