@@ -96,7 +96,7 @@ def test_gfucb_optimistic_value_is_the_exact_maximum_over_the_joint_set(seed):
     ys = rng.normal(size=(M, n))
     best = []
     for i in range(M):
-        th = reference.Ridge_fit(Phis[i], ys[i], lam)
+        th = reference.ridge_fit(Phis[i], ys[i], lam)
         best.append(np.sum((ys[i] - Phis[i] @ th) ** 2) + lam * th @ th)
     L_j = float(np.sum(best))                    # the map's smallest summed loss
     L_min = L_j - 0.3 * seed                     # another map has the smallest loss (slack < beta)
