@@ -4,18 +4,15 @@ and every figure rendered from quick-scale data (shared checks: tests/study_cont
 import numpy as np
 import xarray as xr
 
+from tests.negative_controls import mislabelled, replaced
 from tests.study_contract import *  # noqa: F403  the shared checks, parametrized by STUDY
 
 STUDY = "bandits"
 
 
-def _copy(ds):
-    return ds.copy(deep=True)
-
-
 def _linear_regret(ds):
     """A learner that never learns: regret linear in T (the last value spread evenly)."""
-    out = _copy(ds)
+    out = ds.copy(deep=True)
     t = ds.t.values / ds.t.values.max()
     out["regret"] = ds.regret.isel(t=-1) * xr_like(ds, t)
     return out
@@ -28,7 +25,7 @@ def xr_like(ds, values):
 
 def _regret_times(factor, algorithm=None):
     def corrupt(ds):
-        out = _copy(ds)
+        out = ds.copy(deep=True)
         if algorithm is None:
             out["regret"] = ds.regret * factor
         else:
@@ -37,36 +34,9 @@ def _regret_times(factor, algorithm=None):
     return corrupt
 
 
-def _swap_algorithms(a, b):
-    """Mislabelled algorithms: a's regret reported as b's and vice versa."""
-    def corrupt(ds):
-        out = _copy(ds)
-        out["regret"].loc[{"algorithm": a}] = ds.regret.sel(algorithm=b).values
-        out["regret"].loc[{"algorithm": b}] = ds.regret.sel(algorithm=a).values
-        return out
-    return corrupt
-
-
-def _shared_gain_removed(algorithm):
-    """The shared learner's regret replaced by per-task learning's at every M (no sharing)."""
-    def corrupt(ds):
-        out = _copy(ds)
-        out["regret"].loc[{"algorithm": algorithm}] = ds.regret.sel(algorithm="single").values
-        return out
-    return corrupt
-
-
-def _suboptimal_swapped(ds):
-    """The two action rules' counts of suboptimal plays exchanged (the joint rule exploring less late)."""
-    out = _copy(ds)
-    out["suboptimal"].loc[{"algorithm": "gfucb"}] = ds.suboptimal.sel(algorithm="gfucb_taskwise").values
-    out["suboptimal"].loc[{"algorithm": "gfucb_taskwise"}] = ds.suboptimal.sel(algorithm="gfucb").values
-    return out
-
-
 def _bound_without_log(ds):
     """The bound scaling without its log factors: grows slower than the measured regret."""
-    out = _copy(ds)
+    out = ds.copy(deep=True)
     t = ds.t.values.astype(float)
     out["bound_multitask"] = ds.bound_multitask * 0 + 0.05 * np.sqrt(t)[None, None, :] ** 0.9
     return out
@@ -74,7 +44,7 @@ def _bound_without_log(ds):
 
 def _perturb_m1(ds):
     """The task-wise rule at M = 1 off by 1e-9 (a rule that is not OFUL's with one task)."""
-    out = _copy(ds)
+    out = ds.copy(deep=True)
     m1 = int(ds.tasks.min())
     sel = {"algorithm": "gfucb_taskwise", "tasks": m1}
     out["regret"].loc[sel] = ds.regret.sel(sel).values + 1e-9
@@ -83,7 +53,7 @@ def _perturb_m1(ds):
 
 def _oful_violated(ds):
     """A bound 10x too tight (e.g. sigma in place of sigma^2 the wrong way round)."""
-    out = _copy(ds)
+    out = ds.copy(deep=True)
     out["oful_bound"] = ds.oful_bound * 0.1
     return out
 
@@ -91,7 +61,7 @@ def _oful_violated(ds):
 def _improves_with_tasks(algorithm):
     """A learner whose per-task regret falls like M^(-1/2) (what a per-task learner cannot do)."""
     def corrupt(ds):
-        out = _copy(ds)
+        out = ds.copy(deep=True)
         shrink = (ds.tasks / ds.tasks.min()) ** -0.5
         out["regret"].loc[{"algorithm": algorithm}] = (ds.regret.sel(algorithm=algorithm) * shrink).transpose(
             *out["regret"].sel(algorithm=algorithm).dims).values
@@ -101,7 +71,7 @@ def _improves_with_tasks(algorithm):
 
 def _coverage_lost(ds):
     """A radius too small: the set loses the true function in a third of the runs."""
-    out = _copy(ds)
+    out = ds.copy(deep=True)
     gf = out["covered"].sel(algorithm="gfucb")
     lost = xr.DataArray(np.arange(gf.isel(t=-1).size).reshape(gf.isel(t=-1).shape) % 3 == 0,
                         dims=gf.isel(t=-1).dims, coords=gf.isel(t=-1).coords)
@@ -113,16 +83,17 @@ def _coverage_lost(ds):
 NEGATIVE = {
     "bandits.sqrt-T": _linear_regret,
     "bandits.bound-ratio": _bound_without_log,
-    "bandits.multitask-gain-finite": _shared_gain_removed("gfucb"),
-    "bandits.beats-independent-finite": _swap_algorithms("gfucb", "single"),
+    "bandits.multitask-gain-finite": replaced("gfucb", "single"),          # no gain from sharing
+    "bandits.beats-independent-finite": mislabelled("gfucb", "single"),
     "bandits.M1-reduces-to-single": _perturb_m1,
     "bandits.multitask-gain-lowrank": _improves_with_tasks("gfucb"),
-    "bandits.taskwise-gain-lowrank": _shared_gain_removed("gfucb_taskwise"),
-    "bandits.taskwise-beats-independent-lowrank": _swap_algorithms("gfucb_taskwise", "single"),
-    "bandits.joint-rule-late-exploration-lowrank": _suboptimal_swapped,
+    "bandits.taskwise-gain-lowrank": replaced("gfucb_taskwise", "single"),
+    "bandits.taskwise-beats-independent-lowrank": mislabelled("gfucb_taskwise", "single"),
+    # the two action rules' counts of suboptimal plays exchanged (the joint rule exploring less late)
+    "bandits.joint-rule-late-exploration-lowrank": mislabelled("gfucb", "gfucb_taskwise", var="suboptimal"),
     "bandits.taskwise-finite-no-gain": _improves_with_tasks("gfucb_taskwise"),
-    "bandits.taskwise-gain-neural": _shared_gain_removed("gfucb_taskwise"),
-    "bandits.taskwise-beats-independent-neural": _swap_algorithms("gfucb_taskwise", "single"),
+    "bandits.taskwise-gain-neural": replaced("gfucb_taskwise", "single"),
+    "bandits.taskwise-beats-independent-neural": mislabelled("gfucb_taskwise", "single"),
     "bandits.beats-independent-lowrank": _regret_times(0.3, "gfucb"),
     "bandits.oful-bound": _oful_violated,
     "bandits.neural-multitask-gain": _improves_with_tasks("gfucb"),

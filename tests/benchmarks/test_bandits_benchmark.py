@@ -7,6 +7,7 @@ d = 8, k = 2; the finite class has N = 32 maps; the learned representations are 
 import numpy as np
 import pytest
 
+from tests.benchmarks.harness import time_kernel
 from theorylab.bandits import kernels, reference
 
 M, K, D, KR, N = 8, 8, 8, 2, 32
@@ -21,10 +22,6 @@ def _env():
     heads = rng.normal(size=(M, KR))      # last, as in model.make_environment
     heads /= np.linalg.norm(heads, axis=1, keepdims=True)
     return W, heads, cands
-
-
-def _record(benchmark, rounds):
-    benchmark.extra_info["rounds_per_second"] = rounds / benchmark.stats.stats.mean
 
 
 def _finite_args(T):
@@ -60,10 +57,9 @@ def test_gfucb_finite_rounds(benchmark, impl):
     (NumPy twin; its joint-optimism branch enumerates all K^M arm tuples, too slow to benchmark at M = 8)."""
     T = 300 if impl == "numba" else 30
     fn = kernels.run_gfucb if impl == "numba" else reference.run_gfucb
-    kernels.run_gfucb(*_finite_args(10))   # compile
-    benchmark.group = f"GFUCB set, task-wise optimism, finite class, M={M} K={K} d={D} k={KR} N={N}"
-    benchmark.pedantic(fn, args=_finite_args(T), rounds=3, iterations=1)
-    _record(benchmark, T)
+    time_kernel(benchmark, fn, _finite_args(T), unit="rounds_per_second", count=T,
+                group=f"GFUCB set, task-wise optimism, finite class, M={M} K={K} d={D} k={KR} N={N}",
+                compile_with=(kernels.run_gfucb, _finite_args(10)))
 
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
@@ -74,10 +70,8 @@ def test_oful_rounds(benchmark, impl):
     fn = kernels.run_linucb if impl == "numba" else reference.run_linucb
     args = (0, T, K, W, kernels.G_TANH, heads, 1.0, np.eye(D), kernels.G_LINEAR, 1.0, 1.0, LOG_INV_DELTA, 1.0,
             np.array([T]))
-    kernels.run_linucb(*args[:1], 10, *args[2:13], np.array([10]))
-    benchmark.group = f"OFUL raw contexts, M={M} K={K} d={D}"
-    benchmark.pedantic(fn, args=args, rounds=3, iterations=1)
-    _record(benchmark, T)
+    time_kernel(benchmark, fn, args, unit="rounds_per_second", count=T, group=f"OFUL raw contexts, M={M} K={K} d={D}",
+                compile_with=(kernels.run_linucb, (*args[:1], 10, *args[2:13], np.array([10]))))
 
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
@@ -85,10 +79,9 @@ def test_learned_representation_rounds(benchmark, impl):
     """Shared least-squares UCB, learned tanh representation (8 refits, 4 iterations each): 800 / 200 rounds."""
     T = 800 if impl == "numba" else 200
     fn = kernels.run_learned if impl == "numba" else reference.run_learned
-    kernels.run_learned(*_learned_args(16))
-    benchmark.group = f"shared least-squares UCB, tanh representation, M={M} K={K} d={D} k={KR}"
-    benchmark.pedantic(fn, args=_learned_args(T), rounds=3, iterations=1)
-    _record(benchmark, T)
+    time_kernel(benchmark, fn, _learned_args(T), unit="rounds_per_second", count=T,
+                group=f"shared least-squares UCB, tanh representation, M={M} K={K} d={D} k={KR}",
+                compile_with=(kernels.run_learned, _learned_args(16)))
 
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
@@ -96,7 +89,6 @@ def test_mlp_ucb_rounds(benchmark, impl):
     """Digit bandit, UCB on a shared MLP (64 -> 16, 8 refits x 2 x 60 Adam steps of 128): 400 / 100 rounds."""
     T = 400 if impl == "numba" else 100
     fn = kernels.run_mlp_ucb if impl == "numba" else reference.run_mlp_ucb
-    kernels.run_mlp_ucb(*_digit_args(16, True))
-    benchmark.group = f"shared-MLP UCB on 8x8 images, M={M} K=10 h=16"
-    benchmark.pedantic(fn, args=_digit_args(T, True), rounds=3, iterations=1)
-    _record(benchmark, T)
+    time_kernel(benchmark, fn, _digit_args(T, True), unit="rounds_per_second", count=T,
+                group=f"shared-MLP UCB on 8x8 images, M={M} K=10 h=16",
+                compile_with=(kernels.run_mlp_ucb, _digit_args(16, True)))

@@ -8,6 +8,7 @@ every map stays in the set for the first episodes (the costly phase: optimistic 
 import numpy as np
 import pytest
 
+from tests.benchmarks.harness import time_kernel
 from theorylab.linmdp import kernels, model, reference
 
 M, N = 4, 32
@@ -23,19 +24,14 @@ def _args(episodes, algorithm="shared"):
             np.array([episodes]))
 
 
-def _record(benchmark, episodes):
-    benchmark.extra_info["episodes_per_second"] = episodes / benchmark.stats.stats.mean
-
-
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
 def test_shared_lsvi_episodes(benchmark, impl):
     """Multitask optimistic LSVI over a class of 32 maps: 200 episodes (kernel), 10 (NumPy twin)."""
     K = 200 if impl == "numba" else 10
     fn = kernels.run_lsvi if impl == "numba" else reference.run_lsvi
-    kernels.run_lsvi(*_args(3))   # compile
-    benchmark.group = f"shared-representation LSVI, M={M} N={N} S=6 A=3 H=5 k=2"
-    benchmark.pedantic(fn, args=_args(K), rounds=3, iterations=1)
-    _record(benchmark, K)
+    time_kernel(benchmark, fn, _args(K), unit="episodes_per_second", count=K,
+                group=f"shared-representation LSVI, M={M} N={N} S=6 A=3 H=5 k=2",
+                compile_with=(kernels.run_lsvi, _args(3)))
 
 
 @pytest.mark.parametrize("impl", ["numba", "numpy"])
@@ -43,7 +39,6 @@ def test_tabular_lsvi_ucb_episodes(benchmark, impl):
     """LSVI-UCB on one-hot features (d = 18): 2000 episodes (kernel), 100 (NumPy twin)."""
     K = 2000 if impl == "numba" else 100
     fn = kernels.run_lsvi if impl == "numba" else reference.run_lsvi
-    kernels.run_lsvi(*_args(3, "tabular"))
-    benchmark.group = f"LSVI-UCB one-hot features, M={M} S=6 A=3 H=5 d=18"
-    benchmark.pedantic(fn, args=_args(K, "tabular"), rounds=3, iterations=1)
-    _record(benchmark, K)
+    time_kernel(benchmark, fn, _args(K, "tabular"), unit="episodes_per_second", count=K,
+                group=f"LSVI-UCB one-hot features, M={M} S=6 A=3 H=5 d=18",
+                compile_with=(kernels.run_lsvi, _args(3, "tabular")))

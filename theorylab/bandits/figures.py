@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from theorylab.bandits.model import ALGO_LABELS, DIGIT_LABELS
-from theorylab.core.plotting import SEED_BAND, figure, log_axes, seed_band
+from theorylab.core.plotting import SEED_BAND, figure, log_axes, ordered_colors, seed_band
 
 
 def _labels(ds: xr.Dataset) -> dict:
@@ -71,11 +71,9 @@ def fig_regret_vs_T(ds: xr.Dataset) -> plt.Figure:
     grey line is slope 1/2. Right: the ratio measured / scaling, which must not grow with T (the slope check
     uses T >= T_max / 8, shaded)."""
     fig, (ax, bx) = figure(1, 2, figsize=(7.4, 3.2))
-    cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
     t = ds.t.values
-    for c, m in enumerate(ms):
-        color = cmap(c / max(1, len(ms) - 1) * 0.9)
+    for m, color in zip(ms, ordered_colors(len(ms))):
         reg = ds.regret.sel(algorithm="gfucb", tasks=m).mean("seed").values
         bound = ds.bound_multitask.sel(tasks=m).isel(seed=0).values
         ax.plot(t, reg, color=color, label=f"M = {int(m)}")
@@ -123,10 +121,8 @@ def fig_elimination(ds: xr.Dataset) -> plt.Figure:
     joint set sums the M tasks' least-squares losses, so wrong maps leave sooner as M grows; a task alone
     keeps them longer."""
     fig, ax = figure(1, 1, figsize=(4.2, 3.2))
-    cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
-    for c, m in enumerate(ms):
-        color = cmap(c / max(1, len(ms) - 1) * 0.9)
+    for m, color in zip(ms, ordered_colors(len(ms))):
         for algo, ls in (("gfucb", "-"), ("single", "--")):
             alive = ds.n_alive.sel(algorithm=algo, tasks=m).mean("seed")
             ax.plot(ds.t, alive, color=color, ls=ls, label=f"M = {int(m)}" if algo == "gfucb" else None)
@@ -140,67 +136,43 @@ def fig_elimination(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
-# --- one figure per experiment (the file name is the function name) ----------------------------------
+# --- one figure per experiment (the file name is the variable's name, the caption its docstring) ----------
 
-def fig_finite_regret_curves(ds: xr.Dataset) -> plt.Figure:
-    return _regret_curves(ds)
-
-
-def fig_finite_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
-    return _regret_vs_M(ds)
-
-
-def fig_lowrank_regret_curves(ds: xr.Dataset) -> plt.Figure:
-    return _regret_curves(ds)
+def _captioned(draw, caption: str):
+    """A figure function drawing ``draw(ds)`` under its own caption."""
+    def fig(ds: xr.Dataset) -> plt.Figure:
+        return draw(ds)
+    fig.__doc__ = caption
+    return fig
 
 
-def fig_lowrank_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
-    return _regret_vs_M(ds)
-
-
-def fig_neural_regret_curves(ds: xr.Dataset) -> plt.Figure:
-    return _regret_curves(ds)
-
-
-def fig_neural_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
-    return _regret_vs_M(ds)
-
-
-def fig_digits_regret_curves(ds: xr.Dataset) -> plt.Figure:
-    return _regret_curves(ds)
-
-
-def fig_digits_regret_vs_M(ds: xr.Dataset) -> plt.Figure:
-    return _regret_vs_M(ds)
-
-
-fig_finite_regret_curves.__doc__ = ("Finite class of N nonlinear maps tanh(W_j x), enumerated exactly. " + CURVES)
-fig_finite_regret_vs_M.__doc__ = ("Finite class. " + VS_M + " Sharing the confidence set pays off as M "
-                                  "grows with joint optimism; with task-wise optimism it does not (each task's "
-                                  "bonus carries the slack of all M tasks), nor do per-task sets.")
-fig_lowrank_regret_curves.__doc__ = ("Low-rank linear class u^T x, |u| = 1 (d = 4, k = 1): GFUCB's set is kept exactly "
-                                     "on an eps-net of the lines of R^d, whose log-size and discretisation slack "
-                                     "enter its radius. " + CURVES + " Orange: shared least-squares UCB, one u "
-                                     "fitted by least squares on all tasks' data with OFUL on top and no "
-                                     "representation term in its bonus (a baseline, not GFUCB). OFUL on raw "
-                                     "contexts is realisable here but pays for all d dimensions in every task.")
-fig_lowrank_regret_vs_M.__doc__ = ("Low-rank linear class on an eps-net. " + VS_M + " log N(Phi) is the log of "
-                                   "the net's size. Here task-wise optimism gains with M and joint optimism does "
-                                   "not (it explores whole wrong maps across all tasks).")
-fig_neural_regret_curves.__doc__ = ("Neural-net representation tanh(w . x), |w| <= 1.5 (d = 3, k = 1) on "
-                                    "synthetic Gaussian contexts: GFUCB's set is kept exactly on an eps-net of the ball. "
-                                    + CURVES + " Orange: shared least-squares UCB (Gauss-Newton fit of one w, "
-                                    "OFUL on top; a baseline, not GFUCB).")
-fig_neural_regret_vs_M.__doc__ = ("Neural-net representation tanh(w . x) on an eps-net. " + VS_M + " log N(Phi) "
-                                  "is the log of the net's size. Here task-wise optimism gains with M and joint "
-                                  "optimism does not.")
-fig_digits_regret_curves.__doc__ = ("Digit-classification bandit on scikit-learn's bundled 8x8 digits: each "
-                                    "round a task is offered K images and task i's reward of a digit of class c "
-                                    "is v_ic + noise (v_i uniform in [0, 1]^10). Per-task cumulative pseudo-regret "
-                                    "against T at the largest M (left) and M = 1 (right); " + SEED_BAND + ". Red: "
-                                    "UCB on one MLP representation tanh(W1 x + b1) fitted on all tasks' data; "
-                                    "blue: the same with one MLP per task; green: OFUL on the true class "
-                                    "(known representation); grey: OFUL on raw pixels.")
-fig_digits_regret_vs_M.__doc__ = ("Digit bandit: per-task regret at the horizon against the number of tasks M "
-                                  "(log-log; " + SEED_BAND + "). The shared MLP learns the image "
-                                  "representation from all M tasks' data; per-task MLPs each learn it alone.")
+fig_finite_regret_curves = _captioned(_regret_curves, (
+    "Finite class of N nonlinear maps tanh(W_j x), enumerated exactly. " + CURVES))
+fig_finite_regret_vs_M = _captioned(_regret_vs_M, (
+    "Finite class. " + VS_M + " Sharing the confidence set pays off as M grows with joint optimism; with "
+    "task-wise optimism it does not (each task's bonus carries the slack of all M tasks), nor do per-task sets."))
+fig_lowrank_regret_curves = _captioned(_regret_curves, (
+    "Low-rank linear class u^T x, |u| = 1 (d = 4, k = 1): GFUCB's set is kept exactly on an eps-net of the lines "
+    "of R^d, whose log-size and discretisation slack enter its radius. " + CURVES + " Orange: shared "
+    "least-squares UCB, one u fitted by least squares on all tasks' data with OFUL on top and no representation "
+    "term in its bonus (a baseline, not GFUCB). OFUL on raw contexts is realisable here but pays for all d "
+    "dimensions in every task."))
+fig_lowrank_regret_vs_M = _captioned(_regret_vs_M, (
+    "Low-rank linear class on an eps-net. " + VS_M + " log N(Phi) is the log of the net's size. Here task-wise "
+    "optimism gains with M and joint optimism does not (it explores whole wrong maps across all tasks)."))
+fig_neural_regret_curves = _captioned(_regret_curves, (
+    "Neural-net representation tanh(w . x), |w| <= 1.5 (d = 3, k = 1) on synthetic Gaussian contexts: GFUCB's "
+    "set is kept exactly on an eps-net of the ball. " + CURVES + " Orange: shared least-squares UCB "
+    "(Gauss-Newton fit of one w, OFUL on top; a baseline, not GFUCB)."))
+fig_neural_regret_vs_M = _captioned(_regret_vs_M, (
+    "Neural-net representation tanh(w . x) on an eps-net. " + VS_M + " log N(Phi) is the log of the net's size. "
+    "Here task-wise optimism gains with M and joint optimism does not."))
+fig_digits_regret_curves = _captioned(_regret_curves, (
+    "Digit-classification bandit on scikit-learn's bundled 8x8 digits: each round a task is offered K images "
+    "and task i's reward of a digit of class c is v_ic + noise (v_i uniform in [0, 1]^10). Per-task cumulative "
+    "pseudo-regret against T at the largest M (left) and M = 1 (right); " + SEED_BAND + ". Red: UCB on one MLP "
+    "representation tanh(W1 x + b1) fitted on all tasks' data; blue: the same with one MLP per task; green: "
+    "OFUL on the true class (known representation); grey: OFUL on raw pixels."))
+fig_digits_regret_vs_M = _captioned(_regret_vs_M, (
+    "Digit bandit: per-task regret at the horizon against the number of tasks M (log-log; " + SEED_BAND + "). "
+    "The shared MLP learns the image representation from all M tasks' data; per-task MLPs each learn it alone."))

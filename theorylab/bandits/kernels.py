@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from theorylab.core.ridge import accumulate, dot, matvec, quad, ridge_add, ridge_priors
+
 G_LINEAR, G_TANH = 0, 1
 FRONT_CAP = 4096      # Pareto-front capacity of GFUCB's joint arm choice
 
@@ -58,68 +60,47 @@ def feature(W, g, x, out):
 
 
 @njit(cache=True)
-def dot(u, v):
-    s = 0.0
-    for l in range(u.shape[0]):
-        s += u[l] * v[l]
-    return s
-
-
-@njit(cache=True)
-def quad(A, v):
-    """v^T A v."""
-    s = 0.0
-    for l in range(v.shape[0]):
-        r = 0.0
-        for m in range(v.shape[0]):
-            r += A[l, m] * v[m]
-        s += v[l] * r
-    return s
-
-
-@njit(cache=True)
-def ridge_priors(M, p, lam):
-    """Per-task ridge statistics before any data: (V^{-1} = I / lam (M, p, p), b = 0 (M, p), theta = 0 (M, p))."""
-    Vinv = np.zeros((M, p, p))
-    for i in range(M):
-        for l in range(p):
-            Vinv[i, l, l] = 1.0 / lam
-    return Vinv, np.zeros((M, p)), np.zeros((M, p))
-
-
-@njit(cache=True)
-def sherman_morrison(Vinv, phi, tmp):
-    """In place: Vinv <- (V + phi phi^T)^{-1} for symmetric V (O(k^2) instead of a fresh inverse)."""
-    k = phi.shape[0]
-    denom = 1.0
-    for l in range(k):
-        s = 0.0
-        for m in range(k):
-            s += Vinv[l, m] * phi[m]
-        tmp[l] = s
-        denom += phi[l] * s
-    for l in range(k):
-        for m in range(k):
-            Vinv[l, m] -= tmp[l] * tmp[m] / denom
-
-
-@njit(cache=True)
-def matvec(A, v, out):
-    for l in range(A.shape[0]):
-        s = 0.0
-        for m in range(A.shape[1]):
-            s += A[l, m] * v[m]
-        out[l] = s
-
-
-@njit(cache=True)
 def oful_radius(sigma, k, n, lam, log_inv_delta, S):
     """sqrt(beta): sigma sqrt(k log(1 + n / (lam k)) + 2 log(1/delta)) + sqrt(lam) S (Abbasi-Yadkori et al. 2011)."""
     return sigma * np.sqrt(k * np.log(1.0 + n / (lam * k)) + 2.0 * log_inv_delta) + np.sqrt(lam) * S
 
 
+# --- bookkeeping shared by the learners -------------------------------------------------------------
+
+@njit(cache=True)
+def _environment(seed, M, K, d):
+    """Seed the kernel's stream; return the buffers of a round's contexts X (M, K, d) and noise E (M, K)."""
+    np.random.seed(seed)
+    return np.empty((M, K, d)), np.empty((M, K))
+
+
+@njit(cache=True)
+def _records(M, T, rec):
+    """Cumulative regret (M,), its records (M, R) and the arms played (T, M) of a run of T rounds."""
+    return np.zeros(M), np.zeros((M, rec.shape[0])), np.empty((T, M), np.int64)
+
+
+@njit(cache=True)
+def _record(rec, r, t, cum, regret):
+    """After round t: store cum as record r if t + 1 is the next recorded round; returns the next record's index."""
+    if r < rec.shape[0] and rec[r] == t + 1:
+        regret[:, r] = cum
+        return r + 1
+    return r
+
+
+@njit(cache=True)
+def _pull(t, i, pick, best, mu, noise, sigma, choices, cum):
+    """Task i pulls arm ``pick`` of mean mu at round t (best: the round's largest mean): book the arm and its
+    pseudo-regret, return the observed reward mu + sigma noise."""
+    choices[t, i] = pick
+    cum[i] += best - mu
+    return mu + sigma * noise
+
+
 @njit(cache=True)
 def _true_means(W_true, g, theta, Xi, mus, phi):
+    """mus[a] = theta . phi*(x_a) for every arm; returns the largest."""
     best = -np.inf
     for a in range(Xi.shape[0]):
         feature(W_true, g, Xi[a], phi)
@@ -141,15 +122,6 @@ def _ucb_arm(W, g, Xi, theta, Vinv, rho, phi):
     return pick
 
 
-@njit(cache=True)
-def _ridge_add(Vinv, b, theta, phi, y, tmp):
-    """Add the sample (phi, y) to ridge statistics in place: V^-1 by Sherman-Morrison, b += y phi, theta = V^-1 b."""
-    sherman_morrison(Vinv, phi, tmp)
-    for l in range(phi.shape[0]):
-        b[l] += y * phi[l]
-    matvec(Vinv, b, theta)
-
-
 # --- LinUCB / OFUL on a fixed feature map (known representation, or raw contexts) -------------------
 
 @njit(cache=True)
@@ -161,18 +133,13 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     M, k_true = heads.shape
     d = W_true.shape[1]
     p = W_feat.shape[0]
-    np.random.seed(seed)
-    X = np.empty((M, K, d))
-    E = np.empty((M, K))
-    Vinv, b, theta = ridge_priors(M, p, lam)
+    X, E = _environment(seed, M, K, d)
+    Vinv, b, theta = ridge_priors((M,), p, lam)
     phi_true = np.empty(k_true)
     phi = np.empty(p)
     tmp = np.empty(p)
     mus = np.empty(K)
-    cum = np.zeros(M)
-    R = rec.shape[0]
-    regret = np.zeros((M, R))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _records(M, T, rec)
     r = 0
     for t in range(T):
         draw_round(X, E)
@@ -180,14 +147,10 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
         for i in range(M):
             best = _true_means(W_true, g_true, heads[i], X[i], mus, phi_true)
             pick = _ucb_arm(W_feat, g_feat, X[i], theta[i], Vinv[i], rho, phi)
-            choices[t, i] = pick
-            cum[i] += best - mus[pick]
-            y = mus[pick] + sigma * E[i, pick]
+            y = _pull(t, i, pick, best, mus[pick], E[i, pick], sigma, choices, cum)
             feature(W_feat, g_feat, X[i, pick], phi)
-            _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
-        if r < R and rec[r] == t + 1:
-            regret[:, r] = cum
-            r += 1
+            ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
+        r = _record(rec, r, t, cum, regret)
     return regret, choices
 
 
@@ -310,16 +273,8 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     M, k = heads.shape
     N = cands.shape[0]
     d = W_true.shape[1]
-    np.random.seed(seed)
-    X = np.empty((M, K, d))
-    E = np.empty((M, K))
-    Vinv = np.zeros((M, N, k, k))
-    for i in range(M):
-        for j in range(N):
-            for l in range(k):
-                Vinv[i, j, l, l] = 1.0 / lam
-    b = np.zeros((M, N, k))
-    theta = np.zeros((M, N, k))
+    X, E = _environment(seed, M, K, d)
+    Vinv, b, theta = ridge_priors((M, N), k, lam)      # one ridge regression per task and map
     yy = np.zeros(M)
     loss = np.zeros((M, N))
     near_loss = np.zeros(M)
@@ -330,15 +285,13 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     phi = np.empty(k)
     tmp = np.empty(k)
     mus = np.empty(K)
-    cum = np.zeros(M)
+    cum, regret, choices = _records(M, T, rec)
     R = rec.shape[0]
-    regret = np.zeros((M, R))
     n_alive = np.zeros((M, R), np.int64)
     covered = np.zeros((M, R), np.bool_)
     ok = np.ones(M, np.bool_)
     n_bad = np.zeros(M, np.int64)
     suboptimal = np.zeros((M, R), np.int64)
-    choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     m_tasks = M if shared else 1
     act = m_tasks if joint else 1             # tasks that choose their arms together
@@ -431,14 +384,12 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
         for i in range(M):
             best = _true_means(W_true, g, heads[i], X[i], mus, phi)
             pick = acts[i]
-            choices[t, i] = pick
-            cum[i] += best - mus[pick]
+            y = _pull(t, i, pick, best, mus[pick], E[i, pick], sigma, choices, cum)
             if mus[pick] < best:
                 n_bad[i] += 1
-            y = mus[pick] + sigma * E[i, pick]
             yy[i] += y * y
             for j in range(N):
-                # ridge update of (task i, map j) written out on indices: no array views in this loop
+                # ridge_add and the loss written out on indices: array views in this loop cost ~15% of the run
                 _feature_at(cands, j, g, X, i, pick, phi)
                 denom = 1.0
                 for l in range(k):
@@ -475,20 +426,24 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
 # --- shared least-squares UCB: a least-squares representation, refitted on a schedule, OFUL on top -------
 
 @njit(cache=True)
+def ridge_sums(W, g, Xi, Yi, n, lam, phi):
+    """(lam I + sum phi phi^T, sum y phi) over one task's first n samples (rows of Xi, Yi), phi = g(W x)."""
+    k = W.shape[0]
+    V = lam * np.eye(k)
+    c = np.zeros(k)
+    for s in range(n):
+        feature(W, g, Xi[s], phi)
+        accumulate(V, c, phi, Yi[s])
+    return V, c
+
+
+@njit(cache=True)
 def fit_heads(W, g, Xs, Ys, n, lam, heads):
     """Ridge heads on features g(W x) from the first n samples of every task (rows of Xs, Ys)."""
-    k, d = W.shape
-    phi = np.empty(k)
+    phi = np.empty(W.shape[0])
     for i in range(Xs.shape[0]):
-        A = lam * np.eye(k)
-        c = np.zeros(k)
-        for s in range(n):
-            feature(W, g, Xs[i, s], phi)
-            for l in range(k):
-                c[l] += phi[l] * Ys[i, s]
-                for m in range(k):
-                    A[l, m] += phi[l] * phi[m]
-        heads[i] = np.linalg.solve(A, c)
+        V, c = ridge_sums(W, g, Xs[i], Ys[i], n, lam, phi)
+        heads[i] = np.linalg.solve(V, c)
 
 
 @njit(cache=True)
@@ -552,21 +507,16 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     M, k = heads.shape
     d = W_true.shape[1]
     W_hat = W0.copy()                       # (1 or M, k, d)
-    np.random.seed(seed)
-    X = np.empty((M, K, d))
-    E = np.empty((M, K))
+    X, E = _environment(seed, M, K, d)
     Xs = np.empty((M, T, d))
     Ys = np.empty((M, T))
-    Vinv, b, theta = ridge_priors(M, k, lam)
+    Vinv, b, theta = ridge_priors((M,), k, lam)
     fit = np.zeros((M, k))
     phi_true = np.empty(k)
     phi = np.empty(k)
     tmp = np.empty(k)
     mus = np.empty(K)
-    cum = np.zeros(M)
-    R = rec.shape[0]
-    regret = np.zeros((M, R))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _records(M, T, rec)
     r = 0
     for t in range(T):
         draw_round(X, E)
@@ -575,16 +525,12 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
             w = 0 if shared else i
             best = _true_means(W_true, g, heads[i], X[i], mus, phi_true)
             pick = _ucb_arm(W_hat[w], g, X[i], theta[i], Vinv[i], rho, phi)
-            choices[t, i] = pick
-            cum[i] += best - mus[pick]
-            y = mus[pick] + sigma * E[i, pick]
+            y = _pull(t, i, pick, best, mus[pick], E[i, pick], sigma, choices, cum)
             Xs[i, t] = X[i, pick]
             Ys[i, t] = y
             feature(W_hat[w], g, X[i, pick], phi)
-            _ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
-        if r < R and rec[r] == t + 1:
-            regret[:, r] = cum
-            r += 1
+            ridge_add(Vinv[i], b[i], theta[i], phi, y, tmp)
+        r = _record(rec, r, t, cum, regret)
         if refit_at[t]:
             n = t + 1
             if shared:
@@ -594,15 +540,7 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
                     fit_representation(W_hat[i], g, Xs[i:i + 1], Ys[i:i + 1], n, lam, iters, damping,
                                        fit[i:i + 1])
             for i in range(M):
-                w = 0 if shared else i
-                V = lam * np.eye(k)
-                b[i] = 0.0
-                for s in range(n):
-                    feature(W_hat[w], g, Xs[i, s], phi)
-                    for l in range(k):
-                        b[i, l] += Ys[i, s] * phi[l]
-                        for m in range(k):
-                            V[l, m] += phi[l] * phi[m]
+                V, b[i] = ridge_sums(W_hat[0 if shared else i], g, Xs[i], Ys[i], n, lam, phi)
                 Vinv[i] = np.linalg.inv(V)
                 matvec(Vinv[i], b[i], theta[i])
     return regret, choices
@@ -615,34 +553,39 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
 # label c is ``values[i, c]``.
 
 @njit(cache=True)
+def _class_means(values, labels, images, mus):
+    """mus[a] = values[class of image a] for the images offered to one task; returns the largest."""
+    best = -np.inf
+    for a in range(images.shape[0]):
+        mus[a] = values[labels[images[a]]]
+        if mus[a] > best:
+            best = mus[a]
+    return best
+
+
+@njit(cache=True)
 def run_feature_ucb(F, labels, values, idx, noise, sigma, lam, scale, log_inv_delta, S, rec):
     """Independent OFUL per task on fixed image features F (n_images, p).  Returns (regret (M, R), choices)."""
     T, M, K = idx.shape
     p = F.shape[1]
-    Vinv, b, theta = ridge_priors(M, p, lam)
+    Vinv, b, theta = ridge_priors((M,), p, lam)
     tmp = np.empty(p)
-    cum = np.zeros(M)
-    R = rec.shape[0]
-    regret = np.zeros((M, R))
-    choices = np.empty((T, M), np.int64)
+    mus = np.empty(K)
+    cum, regret, choices = _records(M, T, rec)
     r = 0
     for t in range(T):
         rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
         for i in range(M):
-            pick, top, best = 0, -np.inf, -np.inf
+            best = _class_means(values[i], labels, idx[t, i], mus)
+            pick, top = 0, -np.inf
             for a in range(K):
                 phi = F[idx[t, i, a]]
                 u = dot(theta[i], phi) + rho * np.sqrt(quad(Vinv[i], phi))
                 if u > top:
                     top, pick = u, a
-                best = max(best, values[i, labels[idx[t, i, a]]])
-            choices[t, i] = pick
-            mu = values[i, labels[idx[t, i, pick]]]
-            cum[i] += best - mu
-            _ridge_add(Vinv[i], b[i], theta[i], F[idx[t, i, pick]], mu + sigma * noise[t, i, pick], tmp)
-        if r < R and rec[r] == t + 1:
-            regret[:, r] = cum
-            r += 1
+            y = _pull(t, i, pick, best, mus[pick], noise[t, i, pick], sigma, choices, cum)
+            ridge_add(Vinv[i], b[i], theta[i], F[idx[t, i, pick]], y, tmp)
+        r = _record(rec, r, t, cum, regret)
     return regret, choices
 
 
@@ -711,10 +654,7 @@ def mlp_ridge(W1, b1, images, obs_img, obs_task, obs_y, n_obs, lam, Vinv, bvec, 
     for o in range(n_obs):
         i = obs_task[o]
         mlp_features(W1, b1, images[obs_img[o]], phi)
-        for l in range(p):
-            bvec[i, l] += obs_y[o] * phi[l]
-            for m in range(p):
-                V[i, l, m] += phi[l] * phi[m]
+        accumulate(V[i], bvec[i], phi, obs_y[o])
     for i in range(M):
         Vinv[i] = np.linalg.inv(V[i])
         matvec(Vinv[i], bvec[i], theta[i])
@@ -741,39 +681,32 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
     for n in range(nets):
         W1[n] = W1_0
         b1[n] = b1_0
-    Vinv, bvec, theta = ridge_priors(M, p, lam)
+    Vinv, bvec, theta = ridge_priors((M,), p, lam)
     obs_img = np.empty((M, T), np.int64)
     obs_y = np.empty((M, T))
     phi = np.empty(p)
     tmp = np.empty(p)
-    cum = np.zeros(M)
-    R = rec.shape[0]
-    regret = np.zeros((M, R))
-    choices = np.empty((T, M), np.int64)
+    mus = np.empty(K)
+    cum, regret, choices = _records(M, T, rec)
     r = 0
     n_refit = 0
     for t in range(T):
         rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
         for i in range(M):
             net = 0 if shared else i
-            pick, top, best = 0, -np.inf, -np.inf
+            best = _class_means(values[i], labels, idx[t, i], mus)
+            pick, top = 0, -np.inf
             for a in range(K):
                 mlp_features(W1[net], b1[net], images[idx[t, i, a]], phi)
                 ucb = dot(theta[i], phi) + rho * np.sqrt(quad(Vinv[i], phi))
                 if ucb > top:
                     top, pick = ucb, a
-                best = max(best, values[i, labels[idx[t, i, a]]])
-            choices[t, i] = pick
-            mu = values[i, labels[idx[t, i, pick]]]
-            cum[i] += best - mu
-            y = mu + sigma * noise[t, i, pick]
+            y = _pull(t, i, pick, best, mus[pick], noise[t, i, pick], sigma, choices, cum)
             obs_img[i, t] = idx[t, i, pick]
             obs_y[i, t] = y
             mlp_features(W1[net], b1[net], images[idx[t, i, pick]], phi)
-            _ridge_add(Vinv[i], bvec[i], theta[i], phi, y, tmp)
-        if r < R and rec[r] == t + 1:
-            regret[:, r] = cum
-            r += 1
+            ridge_add(Vinv[i], bvec[i], theta[i], phi, y, tmp)
+        r = _record(rec, r, t, cum, regret)
         if refit_at[t]:
             n = t + 1
             for net in range(nets):

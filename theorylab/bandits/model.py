@@ -194,6 +194,20 @@ def _run(p: BanditParams, env: Environment, algorithm: str, seed: int, rec: np.n
     return regret, None, None, None
 
 
+def regret_variables(regret: np.ndarray) -> dict:
+    """Per-task regret (algorithm, task, t) as Dataset variables over (algorithm, t).
+
+    Tasks are exchangeable: the Dataset keeps their mean and their worst case, so that runs with
+    different M stack on one grid.
+    """
+    return {
+        "regret": (("algorithm", "t"), regret.mean(axis=1),
+                   {"long_name": "per-task cumulative pseudo-regret (mean over the M tasks)", "units": "reward"}),
+        "regret_worst": (("algorithm", "t"), regret.max(axis=1),
+                         {"long_name": "largest cumulative pseudo-regret over the M tasks", "units": "reward"}),
+    }
+
+
 def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     """Every algorithm on the same M tasks, contexts and noise; per-task cumulative pseudo-regret."""
     p = params
@@ -210,12 +224,7 @@ def simulate_bandits(params: BanditParams, seed: int) -> xr.Dataset:
     log_cov = theory.log_covering(p.rep_class, max(n_maps, 1), p.dim, p.rep_dim, rec)
     regret = np.stack(regret)                                   # (algorithm, task, t)
     data = {
-        # tasks are exchangeable: the Dataset keeps their mean and their worst case, so that
-        # runs with different M stack on one grid
-        "regret": (("algorithm", "t"), regret.mean(axis=1),
-                   {"long_name": "per-task cumulative pseudo-regret (mean over the M tasks)", "units": "reward"}),
-        "regret_worst": (("algorithm", "t"), regret.max(axis=1),
-                         {"long_name": "largest cumulative pseudo-regret over the M tasks", "units": "reward"}),
+        **regret_variables(regret),
         # beta_T is in units of sigma^2: the bound scales like sigma sqrt(...), in reward units
         "bound_multitask": (("t",), p.noise * theory.per_task_bound_scaling(rec, p.tasks, p.rep_dim, p.lam,
                                                                             log_cov, log_inv_delta),
@@ -343,12 +352,8 @@ def simulate_digits(params: DigitParams, seed: int) -> xr.Dataset:
             r, _ = kernels.run_feature_ucb(np.ascontiguousarray(F), labels, values, idx, noise, p.noise, p.lam,
                                            p.beta_scale, log_inv_delta, 1.0, rec)
         regret.append(r)
-    regret = np.stack(regret)
     ds = xr.Dataset(
-        {"regret": (("algorithm", "t"), regret.mean(axis=1),
-                    {"long_name": "per-task cumulative pseudo-regret (mean over the M tasks)", "units": "reward"}),
-         "regret_worst": (("algorithm", "t"), regret.max(axis=1),
-                          {"long_name": "largest cumulative pseudo-regret over the M tasks", "units": "reward"})},
+        regret_variables(np.stack(regret)),
         coords={"algorithm": ("algorithm", list(p.algorithms), {"units": "1", "long_name": "learner"}),
                 "t": ("t", rec, {"units": "rounds", "long_name": "rounds played per task T"})},
     )

@@ -62,6 +62,28 @@ class Ridge:
         return self.yy - 2 * th @ self.c + th @ self.A @ th + self.lam * th @ th
 
 
+def ridge_fit(Phi, y, lam):
+    """The ridge estimate (lam I + Phi^T Phi)^{-1} Phi^T y."""
+    return np.linalg.solve(lam * np.eye(Phi.shape[1]) + Phi.T @ Phi, Phi.T @ y)
+
+
+def _outputs(M: int, T: int, rec: np.ndarray):
+    """Cumulative regret (M,), its records (M, R) and the arms played (T, M)."""
+    return np.zeros(M), np.zeros((M, len(rec))), np.empty((T, M), np.int64)
+
+
+def _pull(choices, cum, t, i, a, mu):
+    """Task i pulls arm a at round t; mu: the task's true means this round."""
+    choices[t, i] = a
+    cum[i] += mu.max() - mu[a]
+
+
+def _recorded(rec: np.ndarray, t: int) -> int | None:
+    """Position of round t + 1 in ``rec``, or None if it is not recorded."""
+    hit = np.flatnonzero(rec == t + 1)
+    return int(hit[0]) if hit.size else None
+
+
 def _ucb(model: Ridge, Phi: np.ndarray, rho: float) -> np.ndarray:
     Vinv = model.inverse()
     width = np.sqrt(np.einsum("ak,kl,al->a", Phi, Vinv, Phi))
@@ -73,8 +95,7 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
     d, p = W_true.shape[1], W_feat.shape[0]
     rs = np.random.RandomState(seed)
     models = [Ridge(p, lam) for _ in range(M)]
-    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _outputs(M, T, rec)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
         mus = np.einsum("iak,ik->ia", features(W_true, g_true, X), heads)
@@ -82,12 +103,10 @@ def run_linucb(seed, T, K, W_true, g_true, heads, sigma, W_feat, g_feat, lam, sc
         for i in range(M):
             Phi = features(W_feat, g_feat, X[i])
             a = int(np.argmax(_ucb(models[i], Phi, rho)))
-            choices[t, i] = a
-            cum[i] += mus[i].max() - mus[i, a]
+            _pull(choices, cum, t, i, a, mus[i])
             models[i].add(Phi[a], mus[i, a] + sigma * E[i, a])
-        hit = np.flatnonzero(rec == t + 1)
-        if hit.size:
-            regret[:, hit[0]] = cum
+        if (r := _recorded(rec, t)) is not None:
+            regret[:, r] = cum
     return regret, choices
 
 
@@ -99,13 +118,12 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
     rs = np.random.RandomState(seed)
     models = [[Ridge(k, lam) for _ in range(N)] for _ in range(M)]
     near_loss = lam * (near_heads**2).sum(axis=1)
-    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
+    cum, regret, choices = _outputs(M, T, rec)
     n_alive = np.zeros((M, len(rec)), np.int64)
     covered = np.zeros((M, len(rec)), bool)
     suboptimal = np.zeros((M, len(rec)), np.int64)
     n_bad = np.zeros(M, np.int64)
     ok = np.ones(M, bool)
-    choices = np.empty((T, M), np.int64)
     log_n = log_inv_delta + np.log(N)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
@@ -137,19 +155,17 @@ def run_gfucb(seed, T, K, W_true, g, heads, sigma, cands, shared, joint, lam, sc
             acts[group] = best_tup
         for i in range(M):
             a = int(acts[i])
-            choices[t, i] = a
-            cum[i] += mus[i].max() - mus[i, a]
+            _pull(choices, cum, t, i, a, mus[i])
             n_bad[i] += mus[i, a] < mus[i].max()
             y = mus[i, a] + sigma * E[i, a]
             for j in range(N):
                 models[i][j].add(features(cands[j], g, X[i, a]), y)
             near_loss[i] += (y - features(cands[near], g, X[i, a]) @ near_heads[i]) ** 2
-        hit = np.flatnonzero(rec == t + 1)
-        if hit.size:
-            regret[:, hit[0]] = cum
-            n_alive[:, hit[0]] = (slack >= 0).sum(axis=1)
-            covered[:, hit[0]] = ok
-            suboptimal[:, hit[0]] = n_bad
+        if (r := _recorded(rec, t)) is not None:
+            regret[:, r] = cum
+            n_alive[:, r] = (slack >= 0).sum(axis=1)
+            covered[:, r] = ok
+            suboptimal[:, r] = n_bad
     return regret, choices, n_alive, covered, suboptimal
 
 
@@ -169,8 +185,7 @@ def fit_heads(W, g, Xs, Ys, n, lam):
     k = W.shape[0]
     out = np.empty((Xs.shape[0], k))
     for i in range(Xs.shape[0]):
-        Phi = features(W, g, Xs[i, :n])
-        out[i] = np.linalg.solve(lam * np.eye(k) + Phi.T @ Phi, Phi.T @ Ys[i, :n])
+        out[i] = ridge_fit(features(W, g, Xs[i, :n]), Ys[i, :n], lam)
     return out
 
 
@@ -189,8 +204,7 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
     rs = np.random.RandomState(seed)
     Xs, Ys = np.empty((M, T, d)), np.empty((M, T))
     models = [Ridge(k, lam) for _ in range(M)]
-    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _outputs(M, T, rec)
     for t in range(T):
         X, E = draw_round(rs, M, K, d)
         mus = np.einsum("iak,ik->ia", features(W_true, g, X), heads)
@@ -198,13 +212,11 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
         for i in range(M):
             W = W_hat[0 if shared else i]
             a = int(np.argmax(_ucb(models[i], features(W, g, X[i]), rho)))
-            choices[t, i] = a
-            cum[i] += mus[i].max() - mus[i, a]
+            _pull(choices, cum, t, i, a, mus[i])
             Xs[i, t], Ys[i, t] = X[i, a], mus[i, a] + sigma * E[i, a]
             models[i].add(features(W, g, X[i, a]), Ys[i, t])
-        hit = np.flatnonzero(rec == t + 1)
-        if hit.size:
-            regret[:, hit[0]] = cum
+        if (r := _recorded(rec, t)) is not None:
+            regret[:, r] = cum
         if refit_at[t]:
             n = t + 1
             if shared:
@@ -225,19 +237,16 @@ def run_learned(seed, T, K, W_true, g, heads, sigma, W0, shared, lam, scale, log
 def run_feature_ucb(F, labels, values, idx, noise, sigma, lam, scale, log_inv_delta, S, rec):
     T, M, K = idx.shape
     models = [Ridge(F.shape[1], lam) for _ in range(M)]
-    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _outputs(M, T, rec)
     for t in range(T):
         rho = scale * oful_radius(sigma, F.shape[1], t, lam, log_inv_delta, S)
         for i in range(M):
             a = int(np.argmax(_ucb(models[i], F[idx[t, i]], rho)))
             mu = values[i, labels[idx[t, i]]]
-            choices[t, i] = a
-            cum[i] += mu.max() - mu[a]
+            _pull(choices, cum, t, i, a, mu)
             models[i].add(F[idx[t, i, a]], mu[a] + sigma * noise[t, i, a])
-        hit = np.flatnonzero(rec == t + 1)
-        if hit.size:
-            regret[:, hit[0]] = cum
+        if (r := _recorded(rec, t)) is not None:
+            regret[:, r] = cum
     return regret, choices
 
 
@@ -253,7 +262,7 @@ def mlp_fit(W1, b1, images, img, task, y, lam, fit_rounds, u, lr):
     h, D = W1.shape
     mom, sec, step_no = np.zeros((h, D + 1)), np.zeros((h, D + 1)), 0
     for _ in range(fit_rounds):
-        heads = np.stack([Ridge_fit(mlp_features(W1, b1, images[img[task == a]]), y[task == a], lam)
+        heads = np.stack([ridge_fit(mlp_features(W1, b1, images[img[task == a]]), y[task == a], lam)
                           for a in range(task.max() + 1)])
         for q in range(u.shape[0]):
             o = (u[q] * len(y)).astype(np.int64)
@@ -270,10 +279,6 @@ def mlp_fit(W1, b1, images, img, task, y, lam, fit_rounds, u, lr):
     return W1, b1
 
 
-def Ridge_fit(Phi, y, lam):
-    return np.linalg.solve(lam * np.eye(Phi.shape[1]) + Phi.T @ Phi, Phi.T @ y)
-
-
 def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, lam, scale, log_inv_delta, S,
                 refit_at, fit_rounds, lr, u, rec):
     T, M, K = idx.shape
@@ -281,8 +286,7 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
     nets = [(W1_0.copy(), b1_0.copy()) for _ in range(1 if shared else M)]
     models = [Ridge(p, lam) for _ in range(M)]
     obs_img, obs_y = np.empty((M, T), np.int64), np.empty((M, T))
-    cum, regret = np.zeros(M), np.zeros((M, len(rec)))
-    choices = np.empty((T, M), np.int64)
+    cum, regret, choices = _outputs(M, T, rec)
     n_refit = 0
     for t in range(T):
         rho = scale * oful_radius(sigma, p, t, lam, log_inv_delta, S)
@@ -290,13 +294,11 @@ def run_mlp_ucb(images, labels, values, idx, noise, sigma, W1_0, b1_0, shared, l
             W1, b1 = nets[0 if shared else i]
             a = int(np.argmax(_ucb(models[i], mlp_features(W1, b1, images[idx[t, i]]), rho)))
             mu = values[i, labels[idx[t, i]]]
-            choices[t, i] = a
-            cum[i] += mu.max() - mu[a]
+            _pull(choices, cum, t, i, a, mu)
             obs_img[i, t], obs_y[i, t] = idx[t, i, a], mu[a] + sigma * noise[t, i, a]
             models[i].add(mlp_features(W1, b1, images[idx[t, i, a]]), obs_y[i, t])
-        hit = np.flatnonzero(rec == t + 1)
-        if hit.size:
-            regret[:, hit[0]] = cum
+        if (r := _recorded(rec, t)) is not None:
+            regret[:, r] = cum
         if refit_at[t]:
             n = t + 1
             groups = [list(range(M))] if shared else [[i] for i in range(M)]

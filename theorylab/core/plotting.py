@@ -104,3 +104,10 @@ def log_axes(ax, *, x: bool = True, y: bool = True, base: float = 10, ybase: flo
     if xticks is not None:
         ax.set_xticks(list(xticks), [f"{v:g}" for v in xticks])
         ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def ordered_colors(n: int, cmap: str = "viridis", top: float = 0.9) -> list:
+    """n colours along a sequential colour map for an ordered family of curves (e.g. one per M),
+    from its dark end to ``top`` (the pale end would vanish on white)."""
+    colors = plt.get_cmap(cmap)
+    return [colors(c / max(1, n - 1) * top) for c in range(n)]

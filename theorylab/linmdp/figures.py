@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from theorylab.core.plotting import SEED_BAND, figure, log_axes, seed_band
+from theorylab.core.plotting import SEED_BAND, figure, log_axes, ordered_colors, seed_band
 from theorylab.linmdp.model import ALGO_LABELS
 
 COLORS = {"shared": "#d62728", "single": "#1f77b4", "oracle": "#2ca02c", "tabular": "#7f7f7f"}
@@ -68,11 +68,9 @@ fig_regret_vs_M.__doc__ = (
 
 def fig_confidence_set(ds: xr.Dataset) -> plt.Figure:
     fig, (ax, bx) = figure(1, 2, figsize=(7.4, 3.2))
-    cmap = plt.get_cmap("viridis")
     ms = ds.tasks.values
     ep = ds.episode.values
-    for c, m in enumerate(ms):
-        color = cmap(c / max(1, len(ms) - 1) * 0.9)
+    for m, color in zip(ms, ordered_colors(len(ms))):
         for algo, ls in (("shared", "-"), ("single", "--")):
             sub = ds.sel(tasks=m, algorithm=algo)
             label = f"M = {int(m)}" if algo == "shared" else None

@@ -22,7 +22,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from theorylab.core.ridge import dot, matvec, quad, ridge_priors, sherman_morrison
+
 # --- exact dynamic programming ----------------------------------------------------------------------
+
+
+@njit(cache=True)
+def backup(P, R, s, a, V):
+    """R[s, a] + sum_t P[s, a, t] V[t]: the Bellman backup of V at (s, a) (P may be unnormalised counts)."""
+    q = R[s, a]
+    for t in range(V.shape[0]):
+        q += P[s, a, t] * V[t]
+    return q
 
 
 @njit(cache=True)
@@ -34,9 +45,7 @@ def optimal_values(P, R, H):
         for s in range(S):
             best = -np.inf
             for a in range(A):
-                q = R[s, a]
-                for t in range(S):
-                    q += P[s, a, t] * V[h + 1, t]
+                q = backup(P, R, s, a, V[h + 1])
                 if q > best:
                     best = q
             V[h, s] = best
@@ -50,11 +59,7 @@ def policy_values(P, R, policy):
     V = np.zeros((H + 1, S))
     for h in range(H - 1, -1, -1):
         for s in range(S):
-            a = policy[h, s]
-            v = R[s, a]
-            for t in range(S):
-                v += P[s, a, t] * V[h + 1, t]
-            V[h, s] = v
+            V[h, s] = backup(P, R, s, policy[h, s], V[h + 1])
     return V
 
 
@@ -69,34 +74,6 @@ def inverse_cdf(cum, u):
 
 
 # --- linear algebra ---------------------------------------------------------------------------------
-
-@njit(cache=True)
-def sherman_morrison(Linv, phi, tmp):
-    """In place: Linv <- (L + phi phi^T)^{-1} for symmetric L."""
-    d = phi.shape[0]
-    denom = 1.0
-    for l in range(d):
-        s = 0.0
-        for m in range(d):
-            s += Linv[l, m] * phi[m]
-        tmp[l] = s
-        denom += phi[l] * s
-    for l in range(d):
-        for m in range(d):
-            Linv[l, m] -= tmp[l] * tmp[m] / denom
-
-
-@njit(cache=True)
-def quad(Linv, v):
-    """v^T Linv v."""
-    s = 0.0
-    for l in range(v.shape[0]):
-        r = 0.0
-        for m in range(v.shape[0]):
-            r += Linv[l, m] * v[m]
-        s += v[l] * r
-    return s
-
 
 @njit(cache=True)
 def lsvi_radius(d, n, lam, log_n_over_delta, H):
@@ -138,17 +115,11 @@ def lsvi(Phi, Linv, counts, rsum, H, coef, Q):
         b[:] = 0.0
         for s in range(S):
             for a in range(A):
-                y = rsum[s, a]
-                for t in range(S):
-                    y += counts[s, a, t] * V[t]
+                y = backup(counts, rsum, s, a, V)
                 if y != 0.0:
                     for l in range(d):
                         b[l] += Phi[s, a, l] * y
-        for l in range(d):
-            x = 0.0
-            for m in range(d):
-                x += Linv[l, m] * b[m]
-            w[l] = x
+        matvec(Linv, b, w)
         cap = float(H - h)
         for s in range(S):
             best = -np.inf
@@ -192,16 +163,8 @@ def run_lsvi(seed, episodes, H, P, Pcum, R, rho, rho_cum, feats, true_index, sha
     Rn = rec.shape[0]
     v_opt = np.empty(M)
     for i in range(M):
-        Vs = optimal_values(P[i], R[i], H)
-        x = 0.0
-        for s in range(S):
-            x += rho[s] * Vs[0, s]
-        v_opt[i] = x
-    Linv = np.zeros((M, N, d, d))
-    for i in range(M):
-        for j in range(N):
-            for l in range(d):
-                Linv[i, j, l, l] = 1.0 / lam
+        v_opt[i] = dot(rho, optimal_values(P[i], R[i], H)[0])
+    Linv = ridge_priors((M, N), d, lam)[0]          # one ridge regression per task and map
     btest = np.zeros((M, N, S + 1, d))
     yy = np.zeros(M)
     counts = np.zeros((M, S, A, S))
@@ -282,10 +245,7 @@ def run_lsvi(seed, episodes, H, P, Pcum, R, rho, rho_cum, feats, true_index, sha
                         policy[i, h, s] = best_a
         # play one episode in every task, then add its transitions to the statistics
         for i in range(M):
-            Vp = policy_values(P[i], R[i], policy[i])
-            vp = 0.0
-            for s in range(S):
-                vp += rho[s] * Vp[0, s]
+            vp = dot(rho, policy_values(P[i], R[i], policy[i])[0])
             cum[i] += v_opt[i] - vp
             if pick[i] == true_index:
                 hits[i] += 1.0
