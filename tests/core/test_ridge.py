@@ -49,3 +49,27 @@ def test_ridge_add_and_accumulate_agree_with_the_normal_equations():
     np.testing.assert_allclose(np.linalg.solve(V, c), exact, rtol=1e-12)
     np.testing.assert_array_equal(theta[0], 0.0)             # the other regression is untouched
     assert ridge.ridge_priors((2, 3), p, lam)[0].shape == (2, 3, p, p)
+
+
+def test_compilations_older_than_the_helpers_are_dropped_and_newer_ones_kept(tmp_path):
+    """Numba keys a kernel's cache on the kernel's own file; a kernel compiled before the helpers it
+    calls were edited must be rebuilt, one compiled after must be kept."""
+    import os
+    from pathlib import Path
+
+    kernels = tmp_path / "kernels.py"
+    kernels.write_text("")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    helpers_time = os.path.getmtime(ridge.__file__)
+    old = [cache / "kernels.run-12.py311.nbi", cache / "kernels.run-12.py311.1.nbc"]
+    new = [cache / "kernels.fit-40.py311.nbi", cache / "kernels.fit-40.py311.1.nbc"]
+    other = cache / "other.run-3.py311.nbi"  # another module's cache is not touched
+    for path in [*old, *new, other]:
+        path.write_bytes(b"")
+    for path in [*old, other]:
+        os.utime(path, (helpers_time - 60, helpers_time - 60))
+    for path in new:
+        os.utime(path, (helpers_time + 60, helpers_time + 60))
+    assert sorted(ridge.drop_stale_compilations(str(kernels))) == sorted(old)
+    assert sorted(Path(p) for p in cache.iterdir()) == sorted([*new, other])

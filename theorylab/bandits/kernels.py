@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from theorylab.core.ridge import accumulate, dot, matvec, quad, ridge_add, ridge_priors
+from theorylab.core.ridge import accumulate, dot, matvec, quad, ridge_add, ridge_priors, drop_stale_compilations
+
+drop_stale_compilations(__file__)  # cached machine code may hold an older version of those helpers
 
 G_LINEAR, G_TANH = 0, 1
 FRONT_CAP = 4096      # Pareto-front capacity of GFUCB's joint arm choice

@@ -4,14 +4,36 @@ Statistics of one ridge regression in dimension p: ``Vinv = (lam I + sum phi phi
 ``b = sum y phi`` (p,) and the estimate ``theta = Vinv b`` (p,).  Every loop sums in index order, so
 results do not depend on which kernel calls them.  Study kernels import these; the result cache's
 code digest covers this file for every study (a study's own folder would not be seen by another).
-Numba's on-disk cache of a kernel does not notice edits to functions it calls from another file:
-after editing this file, delete the ``__pycache__`` folders of the studies that import it.
+Numba's on-disk cache of a kernel is keyed on the kernel's own file only, so it would serve machine
+code built from an older version of these helpers; a kernels file that imports them therefore calls
+:func:`drop_stale_compilations` first.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+
+
+def drop_stale_compilations(dependent: str) -> list[Path]:
+    """Delete Numba's cached compilations of the module file ``dependent`` that are older than this
+    file, so they are rebuilt against the current helpers; returns what was deleted.  Call it at the
+    dependent's import, before its first compiled call.  A cache that cannot be deleted (read-only
+    install) cannot be stale either: nobody edits the files next to it."""
+    newest = os.path.getmtime(__file__)
+    dependent_path = Path(dependent)
+    dropped = []
+    for path in (dependent_path.parent / "__pycache__").glob(f"{dependent_path.stem}.*.nb[ic]"):
+        try:
+            if path.stat().st_mtime < newest:
+                path.unlink()
+                dropped.append(path)
+        except OSError:
+            pass
+    return dropped
 
 
 @njit(cache=True)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from theorylab.core.ridge import dot, matvec, quad, ridge_priors, sherman_morrison
+from theorylab.core.ridge import dot, matvec, quad, ridge_priors, sherman_morrison, drop_stale_compilations
+
+drop_stale_compilations(__file__)  # cached machine code may hold an older version of those helpers
 
 # --- exact dynamic programming ----------------------------------------------------------------------
 
