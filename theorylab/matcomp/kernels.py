@@ -56,7 +56,7 @@ def _forward(Ws, P):
     return _src(Ws, P, D - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _backprop(Ws, P, B, Bn, GR, top):
     """Layers ``top, ..., 1`` of the backward pass from ``B`` holding ``B_top``: ``grad_l = B_l P_{l-1}^T``
     into ``GR[l]`` and ``B_{l-1} = W_l^T B_l`` (old ``W_l``).  ``B`` and ``Bn`` take turns as input and
@@ -68,7 +68,7 @@ def _backprop(Ws, P, B, Bn, GR, top):
     return B
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _descend(W, G, lr):
     """``W -= lr * G`` in place (explicit loops: an array expression would allocate a temporary
     per layer and step)."""
@@ -159,7 +159,7 @@ def _log(W, k, b_first, b_stop, n_sv, M_test, sigma, test_traj):
         test_traj[b, k] = mse
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _measure_branch(W, b, eb, stop, E, M_test1, M_test2, log_every, n_sv, task1_loss, test_loss, W_final,
                     sigma, test_traj):
     """Branch ``b``'s records of the end-to-end ``W`` at its epoch ``eb``: the task-1 loss at the switch

@@ -47,7 +47,7 @@ RouterRun = namedtuple("RouterRun", ["maxvio", "affinity", "dropped", "interfere
 
 # --- routing ----------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _topk_row(v, K, idx, val):
     """Top-K of ``v`` into ``idx[:K]`` (descending, ties -> lower index first); returns their sum.
 

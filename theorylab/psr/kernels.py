@@ -167,7 +167,7 @@ def leaf_probs(psi0, ops, H):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _max_sum(g, H, A, O, policy, off):
     """max over deterministic policies pi of sum_tau pi(tau) g(tau), by the max-sum recursion from the leaves up.
 
@@ -379,7 +379,7 @@ def _joint_profile(ll, allowed, g_s, g_t, beta):
     return tmax, targ, profile, s_hat, threshold, slack
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _first_mle(ll, allowed):
     """The first allowed candidate of largest log-likelihood ``ll[m]`` (one task's MLE)."""
     first = -1
@@ -400,13 +400,6 @@ def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
     """
     N = ll.shape[0]
     tmax, targ, profile, s_hat, threshold, slack = _joint_profile(ll, allowed, g_s, g_t, beta)
-    vmax = np.full((g_s, N), -np.inf)
-    for s in range(g_s):
-        for n in range(N):
-            for t in range(g_t):
-                m = s * g_t + t
-                if allowed[m] and vstar[n, m] > vmax[s, n]:
-                    vmax[s, n] = vstar[n, m]
     mle = np.empty(N, np.int64)
     for n in range(N):
         mle[n] = s_hat * g_t + targ[s_hat, n]
@@ -423,8 +416,13 @@ def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
         if not mask[s]:
             continue
         for n in range(N - 1, -1, -1):
+            vmax = -np.inf      # task n's largest optimal value at s (read only for s in the set)
+            for t in range(g_t):
+                m = s * g_t + t
+                if allowed[m] and vstar[n, m] > vmax:
+                    vmax = vstar[n, m]
             rest_ll[n] = rest_ll[n + 1] + tmax[s, n]
-            rest_v[n] = rest_v[n + 1] + vmax[s, n]
+            rest_v[n] = rest_v[n + 1] + vmax
         if rest_v[0] < best - 1e-12:
             continue
         depth = 0
@@ -491,7 +489,7 @@ def single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
     return chosen, mle, covered, mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _optimism(joint, ll, vals, allowed, g_s, g_t, beta, true_index, final_mask):
     """:func:`joint_optimism` (``joint``) or :func:`single_optimism`; ``final_mask`` (N, g_s) receives each
     task's plausible shared values.  Returns (chosen, mle, covered, plausible shared values: the joint set's
@@ -518,7 +516,7 @@ def _empty_loglik(N, M, allowed):
     return ll
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _explore(ll, psi0, ops, policy, off, by_leaf, allowed, obs, act, psi, nxt):
     """One task's H episodes of an iteration, added to its log-likelihoods ``ll`` (M,): ``policy`` itself,
     then with a uniform action at each step h = 0..H-2 (the steps whose action enters the likelihood).
