@@ -23,15 +23,27 @@ def _ll_inputs():
     return table.psi0, table.ops, obs, act
 
 
+def _time_numba(benchmark, group, kernel, *args):
+    """Compile ``kernel`` on ``args``, then time it with one BLAS thread (as a sweep task runs)."""
+    kernel(*args)
+    benchmark.group = group
+    with single_threaded():
+        benchmark(kernel, *args)
+
+
+def _time_twin(benchmark, group, rounds, twin, *args):
+    """Time a NumPy twin over a few rounds (it is slow)."""
+    benchmark.group = group
+    benchmark.pedantic(twin, args=args, rounds=rounds, iterations=1)
+
+
 def _record(benchmark, evaluations):
     benchmark.extra_info["likelihoods_per_second"] = evaluations / benchmark.stats.stats.mean
 
 
 def test_loglik_table_numba(benchmark):
     args = _ll_inputs()
-    kernels.loglik_table(*args)   # compile / warm up
-    benchmark.group = GROUP_LL
-    benchmark(kernels.loglik_table, *args)
+    _time_numba(benchmark, GROUP_LL, kernels.loglik_table, *args)
     _record(benchmark, args[0].shape[0] * args[2].shape[0])
 
 
@@ -57,16 +69,11 @@ GROUP_RUN = "omle-optimistic run: 4 tasks, 31 x 3 candidates, 30 iterations (H =
 
 
 def test_run_omle_numba(benchmark):
-    args = _learner_args()
-    kernels.run_omle(*args)
-    benchmark.group = GROUP_RUN
-    benchmark(kernels.run_omle, *args)
+    _time_numba(benchmark, GROUP_RUN, kernels.run_omle, *_learner_args())
 
 
 def test_run_omle_numpy(benchmark):
-    args = _learner_args()
-    benchmark.group = GROUP_RUN
-    benchmark.pedantic(reference.run_omle, args=args, rounds=3, iterations=1)
+    _time_twin(benchmark, GROUP_RUN, 3, reference.run_omle, *_learner_args())
 
 
 # --- reward-free exploration (UMT-PSR) ---------------------------------------------------------------
@@ -87,16 +94,11 @@ GROUP_UMT = "UMT-PSR run (widest TV pair): 2 tasks, 11 x 3 candidates, 10 iterat
 
 
 def test_run_umt_numba(benchmark):
-    args = _umt_args(2, 10, 11)
-    kernels.run_umt(*args)
-    benchmark.group = GROUP_UMT
-    benchmark(kernels.run_umt, *args)
+    _time_numba(benchmark, GROUP_UMT, kernels.run_umt, *_umt_args(2, 10, 11))
 
 
 def test_run_umt_numpy(benchmark):
-    args = _umt_args(2, 10, 11)
-    benchmark.group = GROUP_UMT
-    benchmark.pedantic(reference.run_umt, args=args, rounds=2, iterations=1)
+    _time_twin(benchmark, GROUP_UMT, 2, reference.run_umt, *_umt_args(2, 10, 11))
 
 
 GROUP_PAIR = "widest TV pair of the joint set before any data: 4 tasks, 351 x 3 candidates (paper class)"
@@ -109,10 +111,7 @@ def _pair_args(n_tasks):
 
 
 def test_tv_pair_joint_numba(benchmark):
-    args = _pair_args(4)
-    kernels.tv_pair_joint(*args)
-    benchmark.group = GROUP_PAIR
-    benchmark(kernels.tv_pair_joint, *args)
+    _time_numba(benchmark, GROUP_PAIR, kernels.tv_pair_joint, *_pair_args(4))
 
 
 def _state_after(n_tasks, iterations, shared_points, mode=kernels.MODE_JOINT):
@@ -132,10 +131,7 @@ def test_tv_pair_joint_hard_state_numba(benchmark):
     tv, g_s, g_t, beta = args[2], args[4], args[5], args[13]
     allowed = np.ones(tv.shape[0], bool)
     pair_max = kernels.pair_max_table(tv, allowed, g_s, g_t)
-    kernels._tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta)
-    benchmark.group = GROUP_PAIR_HARD
-    with single_threaded():
-        benchmark(kernels._tv_pair_joint, ll, tv, pair_max, allowed, g_s, g_t, beta)
+    _time_numba(benchmark, GROUP_PAIR_HARD, kernels._tv_pair_joint, ll, tv, pair_max, allowed, g_s, g_t, beta)
 
 
 GROUP_PAIR_SMALL = "widest TV pair of the joint set after 4 iterations: 2 tasks, 11 x 3 candidates"
@@ -147,17 +143,11 @@ def _small_pair_args():
 
 
 def test_tv_pair_joint_small_numba(benchmark):
-    args = _small_pair_args()
-    kernels.tv_pair_joint(*args)
-    benchmark.group = GROUP_PAIR_SMALL
-    with single_threaded():
-        benchmark(kernels.tv_pair_joint, *args)
+    _time_numba(benchmark, GROUP_PAIR_SMALL, kernels.tv_pair_joint, *_small_pair_args())
 
 
 def test_tv_pair_joint_small_numpy(benchmark):
-    args = _small_pair_args()
-    benchmark.group = GROUP_PAIR_SMALL
-    benchmark.pedantic(reference.tv_pair_joint, args=args, rounds=3, iterations=1)
+    _time_twin(benchmark, GROUP_PAIR_SMALL, 3, reference.tv_pair_joint, *_small_pair_args())
 
 
 GROUP_SINGLE = "widest TV pair of one task's set before any data: 351 x 3 candidates (the whole class)"
@@ -172,15 +162,11 @@ def _single_args():
 def test_tv_pair_single_numba(benchmark):
     ll, tv, allowed, beta = _single_args()
     rmax, rarg = kernels.row_max_table(tv, allowed)
-    kernels._tv_pair_single(ll, tv, rmax, rarg, allowed, beta)
-    benchmark.group = GROUP_SINGLE
-    with single_threaded():
-        benchmark(kernels._tv_pair_single, ll, tv, rmax, rarg, allowed, beta)
+    _time_numba(benchmark, GROUP_SINGLE, kernels._tv_pair_single, ll, tv, rmax, rarg, allowed, beta)
 
 
 def test_tv_pair_single_numpy(benchmark):
-    benchmark.group = GROUP_SINGLE
-    benchmark.pedantic(reference.tv_pair_single, args=_single_args(), rounds=1, iterations=1)
+    _time_twin(benchmark, GROUP_SINGLE, 1, reference.tv_pair_single, *_single_args())
 
 
 # --- memory bandwidth: the likelihood accumulation --------------------------------------------------
@@ -203,10 +189,7 @@ def _acc_args():
 
 def test_learner_loop_bytes_per_second(benchmark):
     args = _acc_args()
-    kernels.run_omle(*args)
-    benchmark.group = GROUP_BW
-    with single_threaded():
-        benchmark(kernels.run_omle, *args)
+    _time_numba(benchmark, GROUP_BW, kernels.run_omle, *args)
     M, H = args[0].shape[0], PARAMS.horizon
     # accumulation (24 B per model and episode) and the confidence set's two passes over the table (16 B)
     moved = ACC_ITER * (H * M * 24 + M * 16)

@@ -63,15 +63,8 @@ def _suboptimal_kernel(ds):
     return out
 
 
-def _replace_policy(target, source):
-    def corrupt(ds):
-        out = _copy(ds)
-        out["regret"].loc[{"policy": target}] = ds.regret.sel(policy=source).values
-        return out
-    return corrupt
-
-
 def _replace_policies(targets, source):
+    """Each target policy reported with the regret of ``source``."""
     def corrupt(ds):
         out = _copy(ds)
         for target in targets:
@@ -130,9 +123,9 @@ NEGATIVE = {
     "moe.preference-rule": _transpose_flow,
     "moe.balance-bound": _delta_in_wrong_units,
     "moe.topk-maximises-lagrangian": _suboptimal_kernel,
-    "moe.log-regret": _replace_policy("grad-theory", "grad-harmonic"),
+    "moe.log-regret": _replace_policies(["grad-theory"], "grad-harmonic"),
     "moe.constant-step-linear-regret": _replace_policies(["grad-const", "sign-const"], "grad-theory"),
-    "moe.small-step-polynomial-regret": _replace_policy("grad-harmonic", "grad-theory"),
+    "moe.small-step-polynomial-regret": _replace_policies(["grad-harmonic"], "grad-theory"),
     "moe.deepseek-lossfree-vs-aux": _swap_variants("loss-free u=0.001", "aux alpha=0.001"),
     "moe.deepseek-update-rate": _swap_variants("loss-free u=0.0001", "loss-free u=0.01"),
     "moe.lossfree-price-of-balance": _raise_lp_opt,

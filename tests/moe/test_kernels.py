@@ -19,6 +19,14 @@ def _scores(seed, T=64, E=8, quantum=0.0):
     return s, bias
 
 
+def _assert_same_run(got, want, kind, rtol, atol=1e-12, atol_of=None):
+    """A named kernel result against its twin's, field by field (``atol_of``: per-field absolute tolerances)."""
+    assert type(got) is type(want) is kind
+    for field in kind._fields:
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=rtol,
+                                   atol=(atol_of or {}).get(field, atol), err_msg=field)
+
+
 def _route(fn, scores, bias, K):
     sel = np.empty((scores.shape[0], K), np.int64)
     loads = np.zeros(scores.shape[1], np.int64)
@@ -174,11 +182,7 @@ def _fixed_args(rule, schedule=kernels.SCHED_CONST, step=1e-2, centre=False, T=6
 def test_run_fixed_matches_reference(rule, schedule, step, centre):
     """Oracle: the NumPy loop of reference.run_fixed (every recorded quantity, every iteration)."""
     args = _fixed_args(rule, schedule, step, centre)
-    got, want = kernels.run_fixed(*args), reference.run_fixed(*args)
-    assert type(got) is type(want) is kernels.FixedRun
-    for field in kernels.FixedRun._fields:
-        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, atol=1e-12,
-                                   err_msg=field)
+    _assert_same_run(kernels.run_fixed(*args), reference.run_fixed(*args), kernels.FixedRun, rtol=1e-12)
 
 
 def test_recentring_does_not_change_routing():
@@ -309,13 +313,9 @@ def test_run_router_matches_reference():
     hyper = np.array([0.0, 1e-2, 1e-2, 1e-2, 0.0, 0.0, 0.0])
     args = (2, 64, 8, 2, 4, 3, 1.0, 1.0, 0.3, 0.02, 0.01, 30, fam, rule, hyper, 10.0, 1e-3, 20, 0.1, 1e-3, 10,
             2, 10)
-    got, want = kernels.run_router(*args), reference.run_router(*args)
-    assert type(got) is type(want) is kernels.RouterRun
-    for field in kernels.RouterRun._fields:
-        # identical routing decisions; floats differ by exp() rounding (libm vs NumPy) propagated
-        # through Sinkhorn sweeps and aux-loss steps
-        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-9, atol=1e-12,
-                                   err_msg=field)
+    # identical routing decisions; floats differ by exp() rounding (libm vs NumPy) propagated
+    # through Sinkhorn sweeps and aux-loss steps
+    _assert_same_run(kernels.run_router(*args), reference.run_router(*args), kernels.RouterRun, rtol=1e-9)
 
 
 def test_named_results_load_from_numba_cache_in_a_new_process():
@@ -432,11 +432,7 @@ def test_run_trained_matches_reference():
     fam = np.array([kernels.FAM_NONE, kernels.FAM_LOSSFREE, kernels.FAM_AUX])
     args = (3, 64, 8, 2, 4, 3, 6, 3.0, 1.0, 0.1, 0.1, 0.3, 0.03, 30, fam, np.array([0.0, 1e-2, 0.3]), 256, 10,
             1e-8)
-    got, want = kernels.run_trained(*args), reference.run_trained(*args)
-    assert type(got) is type(want) is kernels.TrainedRun
-    for field in kernels.TrainedRun._fields:
-        # identical routing decisions; the losses differ by float64 summation order (BLAS vs loops); the
-        # difference quotients (step 1e-8) amplify that rounding to ~1e-7 absolute
-        atol = 1e-6 if field.startswith("fd_") else 1e-12
-        np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-10, atol=atol,
-                                   err_msg=field)
+    # identical routing decisions; the losses differ by float64 summation order (BLAS vs loops); the
+    # difference quotients (step 1e-8) amplify that rounding to ~1e-7 absolute
+    _assert_same_run(kernels.run_trained(*args), reference.run_trained(*args), kernels.TrainedRun, rtol=1e-10,
+                     atol_of={f: 1e-6 for f in kernels.TrainedRun._fields if f.startswith("fd_")})

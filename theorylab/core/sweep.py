@@ -495,22 +495,20 @@ def run_sweep(
     grid: dict[str, Sequence[Any]] | None = None,
     seeds: Sequence[int] = (0,),
     *,
-    study: str,
-    experiment: str,
-    store: Store | None = None,
-    force: bool = False,
     client: Any = None,
     progress: bool = True,
     stop: Callable[[], bool] | None = None,
+    **plan: Any,
 ) -> xr.Dataset:
     """Run ``simulate`` over ``grid`` x ``seeds`` and combine into one Dataset.
 
+    ``plan`` holds the keywords of :func:`plan_sweep` (``study``, ``experiment``, ``store``, ``force``).
     Dims of the result: the grid's names (in order), then ``seed``, then the
     simulator's own dims.  Cached tasks are read from ``store`` unless ``force``.
     ``client`` is a ``distributed.Client`` to run tasks on, or None to run them here.
     """
-    sweep = plan_sweep(simulate, base, grid, seeds, study=study, experiment=experiment, store=store, force=force)
-    return run_sweeps([sweep], store=store, client=client, progress=progress, stop=stop)[0]
+    sweep = plan_sweep(simulate, base, grid, seeds, **plan)
+    return run_sweeps([sweep], store=plan.get("store"), client=client, progress=progress, stop=stop)[0]
 
 
 def combine(tasks: list[Task], results: list[xr.Dataset], grid: dict[str, Sequence[Any]],

@@ -55,6 +55,16 @@ def _loss_axes(ax, log: bool = True) -> None:
         log_axes(ax, x=False, y=True)
 
 
+def _damage_axes(ax) -> None:
+    """The right panel of the switch-point figures: zero line, labels and title of the damage
+    loss(T_sw) - loss(0)."""
+    ax.axhline(0.0, color="0.6", lw=0.6)
+    _steps_axis(ax)
+    ax.set_xlabel(T_LABEL)
+    ax.set_ylabel("damage loss(T_sw) - loss(0) (test MSE)")
+    ax.set_title("damage (> 0: pre-training hurts)")
+
+
 def _positive(da: xr.DataArray) -> xr.DataArray:
     """Clip at 1e-7 for log axes (from-scratch losses of deep nets reach ~1e-7)."""
     return da.clip(min=1e-7)
@@ -121,11 +131,7 @@ def fig_depth(ds: xr.Dataset) -> plt.Figure:
     _loss_axes(ax)
     ax.set_title(f"test loss; {_seed_note(ds)}")
     ax.legend(loc="lower right")
-    bx.axhline(0.0, color="0.6", lw=0.6)
-    _steps_axis(bx)
-    bx.set_xlabel(T_LABEL)
-    bx.set_ylabel("damage loss(T_sw) - loss(0) (test MSE)")
-    bx.set_title("damage (> 0: pre-training hurts)")
+    _damage_axes(bx)
     return fig
 
 
@@ -140,11 +146,7 @@ def _sweep_figure(ds: xr.Dataset, dim: str, label, title: str) -> plt.Figure:
     _loss_axes(ax)
     ax.set_title(f"{title}; {_seed_note(ds)}")
     ax.legend(fontsize=7)
-    bx.axhline(0.0, color="0.6", lw=0.6)
-    _steps_axis(bx)
-    bx.set_xlabel(T_LABEL)
-    bx.set_ylabel("damage loss(T_sw) - loss(0) (test MSE)")
-    bx.set_title("damage (> 0: pre-training hurts)")
+    _damage_axes(bx)
     return fig
 
 

@@ -56,6 +56,28 @@ def _forward(Ws, P):
     return _src(Ws, P, D - 1)
 
 
+@njit(cache=True, inline="always")
+def _backprop(Ws, P, B, Bn, GR, top):
+    """Layers ``top, ..., 1`` of the backward pass from ``B`` holding ``B_top``: ``grad_l = B_l P_{l-1}^T``
+    into ``GR[l]`` and ``B_{l-1} = W_l^T B_l`` (old ``W_l``).  ``B`` and ``Bn`` take turns as input and
+    output; returns the one holding ``B_0``."""
+    for l in range(top, 0, -1):
+        np.dot(B, _src(Ws, P, l - 1).T, GR[l])
+        np.dot(Ws[l].T, B, Bn)
+        B, Bn = Bn, B
+    return B
+
+
+@njit(cache=True, inline="always")
+def _descend(W, G, lr):
+    """``W -= lr * G`` in place (explicit loops: an array expression would allocate a temporary
+    per layer and step)."""
+    n, k = W.shape
+    for i in range(n):
+        for j in range(k):
+            W[i, j] -= lr * G[i, j]
+
+
 @njit(cache=True)
 def _backward_update(Ws, P, W, S, T, lr, B, Bn, GR):
     """One GD update of every layer given the forward pass (``P``, ``W``) of the same state.
@@ -69,21 +91,10 @@ def _backward_update(Ws, P, W, S, T, lr, B, Bn, GR):
     for i in range(N):
         for j in range(N):
             B[i, j] = S[i, j] * W[i, j] - T[i, j]
+    B0 = _backprop(Ws, P, B, Bn, GR, D - 1)
     for l in range(D - 1, 0, -1):
-        np.dot(B, _src(Ws, P, l - 1).T, GR[l])   # grad_l = B_l P_{l-1}^T
-        np.dot(Ws[l].T, B, Bn)                   # B_{l-1} = W_l^T B_l (old W_l)
-        B, Bn = Bn, B
-    # explicit loops: array expressions would allocate a temporary per layer and step
-    for l in range(D - 1, 0, -1):
-        Wl = Ws[l]
-        Gl = GR[l]
-        for i in range(N):
-            for j in range(N):
-                Wl[i, j] -= lr * Gl[i, j]
-    W0 = Ws[0]
-    for i in range(N):
-        for j in range(N):
-            W0[i, j] -= lr * B[i, j]
+        _descend(Ws[l], GR[l], lr)
+    _descend(Ws[0], B0, lr)
 
 
 @njit(cache=True)
@@ -148,6 +159,42 @@ def _log(W, k, b_first, b_stop, n_sv, M_test, sigma, test_traj):
         test_traj[b, k] = mse
 
 
+@njit(cache=True, inline="always")
+def _measure_branch(W, b, eb, stop, E, M_test1, M_test2, log_every, n_sv, task1_loss, test_loss, W_final,
+                    sigma, test_traj):
+    """Branch ``b``'s records of the end-to-end ``W`` at its epoch ``eb``: the task-1 loss at the switch
+    (``eb == stop``), the log, and at the final epoch ``E`` the test loss and ``W_E``.  Returns True at ``E``.
+
+    Epoch ``stop`` is logged here for branch b only; later branches log it in their own trunk segment.
+    ``W`` is read only at the switch, a logged epoch or ``E``.
+    """
+    if eb == stop:
+        task1_loss[b] = _mse(W, M_test1)
+    if log_every > 0 and eb % log_every == 0:
+        _log(W, eb // log_every, b, b + 1, n_sv, M_test2, sigma, test_traj)
+    if eb == E:
+        test_loss[b] = _mse(W, M_test2)
+        W_final[b, :, :] = W
+        return True
+    return False
+
+
+@njit(cache=True)
+def _branch_outputs(W0, t_switch, n_continue, log_every, n_sv):
+    """The NaN-filled results of :func:`gd_branches_dense` and :func:`gd_branches` (NaN stays where a
+    branch diverged or ended before a logged epoch)."""
+    N = W0.shape[1]
+    n_br = t_switch.shape[0]
+    E_max = t_switch[n_br - 1] + n_continue - 1
+    n_log = E_max // log_every + 1 if log_every > 0 else 0
+    test_loss = np.full(n_br, np.nan)
+    task1_loss = np.full(n_br, np.nan)
+    W_final = np.full((n_br, N, N), np.nan).astype(W0.dtype)
+    sigma = np.full((n_br, n_log, n_sv), np.nan)
+    test_traj = np.full((n_br, n_log), np.nan)
+    return test_loss, task1_loss, W_final, sigma, test_traj
+
+
 @njit(cache=True, nogil=True)  # a sweep task runs minutes in here: let a dask worker keep heartbeating
 def gd_branches_dense(W0, S1, T1, S2, T2, M_test1, M_test2, lr, t_switch, n_continue,
                    log_every, n_sv):
@@ -183,19 +230,13 @@ def gd_branches_dense(W0, S1, T1, S2, T2, M_test1, M_test2, lr, t_switch, n_cont
     D, N, _ = W0.shape
     n_br = t_switch.shape[0]
     dt = W0.dtype
-    E_max = t_switch[n_br - 1] + n_continue - 1
-    n_log = E_max // log_every + 1 if log_every > 0 else 0
-    test_loss = np.full(n_br, np.nan)
-    task1_loss = np.full(n_br, np.nan)
-    W_final = np.full((n_br, N, N), np.nan).astype(dt)
-    sigma = np.full((n_br, n_log, n_sv), np.nan)
-    test_traj = np.full((n_br, n_log), np.nan)
+    test_loss, task1_loss, W_final, sigma, test_traj = _branch_outputs(W0, t_switch, n_continue, log_every, n_sv)
 
     Ws = W0.copy()
     P = np.empty_like(W0)
     Wb = np.empty_like(W0)
     Pb = np.empty_like(W0)
-    GT = np.empty_like(W0)  # layer gradients
+    GR = np.empty_like(W0)  # layer gradients
     B = np.empty((N, N), dt)
     Bn = np.empty((N, N), dt)
 
@@ -212,7 +253,7 @@ def gd_branches_dense(W0, S1, T1, S2, T2, M_test1, M_test2, lr, t_switch, n_cont
             if not _finite_row(W, e % N):
                 trunk_ok = False
                 break
-            _backward_update(Ws, P, W, S1, T1, lr, B, Bn, GT)
+            _backward_update(Ws, P, W, S1, T1, lr, B, Bn, GR)
             e += 1
         if not trunk_ok:
             return test_loss, task1_loss, W_final, sigma, test_traj  # everything after is NaN
@@ -222,19 +263,12 @@ def gd_branches_dense(W0, S1, T1, S2, T2, M_test1, M_test2, lr, t_switch, n_cont
         E = t_switch[b] + n_continue - 1
         while True:
             W = _forward(Wb, Pb)
-            if eb == stop:
-                task1_loss[b] = _mse(W, M_test1)
-            if log_every > 0 and eb % log_every == 0:
-                # epoch ``stop`` is logged here for branch b only; later branches log it
-                # in their own trunk segment
-                _log(W, eb // log_every, b, b + 1, n_sv, M_test2, sigma, test_traj)
-            if eb == E:
-                test_loss[b] = _mse(W, M_test2)
-                W_final[b, :, :] = W
+            if _measure_branch(W, b, eb, stop, E, M_test1, M_test2, log_every, n_sv, task1_loss, test_loss,
+                               W_final, sigma, test_traj):
                 break
             if not _finite_row(W, eb % N):
                 break
-            _backward_update(Wb, Pb, W, S2, T2, lr, B, Bn, GT)
+            _backward_update(Wb, Pb, W, S2, T2, lr, B, Bn, GR)
             eb += 1
     return test_loss, task1_loss, W_final, sigma, test_traj
 
@@ -329,13 +363,11 @@ def _update_sparse(Ws, P, QT, rows, cols, vals, inv_m, lr, r, BT, B, Bn, GR):
         rk = r[k]
         for t in range(N):
             bt[t] += rk * a[t]
+    B0 = B
     if D >= 3:
         np.dot(BT.T, _src(Ws, P, D - 3).T, GR[D - 2])   # grad_{D-2} = B_{D-2} P_{D-3}^T
         np.dot(Ws[D - 2].T, BT.T, B)                    # B_{D-3} = W_{D-2}^T B_{D-2}
-        for l in range(D - 3, 0, -1):
-            np.dot(B, _src(Ws, P, l - 1).T, GR[l])
-            np.dot(Ws[l].T, B, Bn)
-            B, Bn = Bn, B
+        B0 = _backprop(Ws, P, B, Bn, GR, D - 3)
     # updates: A -= lr G Q^T, one row per observed entry
     for k in range(m):
         a = A[rows[k]]
@@ -344,20 +376,11 @@ def _update_sparse(Ws, P, QT, rows, cols, vals, inv_m, lr, r, BT, B, Bn, GR):
         for t in range(N):
             a[t] -= step * q[t]
     for l in range(D - 2, 0, -1):
-        Wl = Ws[l]
-        Gl = GR[l]
-        for i in range(N):
-            for j in range(N):
-                Wl[i, j] -= lr * Gl[i, j]
-    W0 = Ws[0]
+        _descend(Ws[l], GR[l], lr)
     if D == 2:   # grad_0 = B_0 = BT^T
-        for i in range(N):
-            for j in range(N):
-                W0[i, j] -= lr * BT[j, i]
+        _descend(Ws[0], BT.T, lr)
     else:
-        for i in range(N):
-            for j in range(N):
-                W0[i, j] -= lr * B[i, j]
+        _descend(Ws[0], B0, lr)
     return True
 
 
@@ -396,13 +419,7 @@ def gd_branches(W0, rows1, cols1, vals1, inv_m1, rows2, cols2, vals2, inv_m2, M_
     D, N, _ = W0.shape
     n_br = t_switch.shape[0]
     dt = W0.dtype
-    E_max = t_switch[n_br - 1] + n_continue - 1
-    n_log = E_max // log_every + 1 if log_every > 0 else 0
-    test_loss = np.full(n_br, np.nan)
-    task1_loss = np.full(n_br, np.nan)
-    W_final = np.full((n_br, N, N), np.nan).astype(dt)
-    sigma = np.full((n_br, n_log, n_sv), np.nan)
-    test_traj = np.full((n_br, n_log), np.nan)
+    test_loss, task1_loss, W_final, sigma, test_traj = _branch_outputs(W0, t_switch, n_continue, log_every, n_sv)
 
     Ws = W0.copy()
     P = np.empty_like(W0)
@@ -439,13 +456,8 @@ def gd_branches(W0, rows1, cols1, vals1, inv_m1, rows2, cols2, vals2, inv_m2, M_
             measured = eb == stop or eb == E or (log_every > 0 and eb % log_every == 0)
             if measured:
                 _end_to_end_sparse(Wb, QT, W)
-            if eb == stop:
-                task1_loss[b] = _mse(W, M_test1)
-            if log_every > 0 and eb % log_every == 0:
-                _log(W, eb // log_every, b, b + 1, n_sv, M_test2, sigma, test_traj)
-            if eb == E:
-                test_loss[b] = _mse(W, M_test2)
-                W_final[b, :, :] = W
+            if _measure_branch(W, b, eb, stop, E, M_test1, M_test2, log_every, n_sv, task1_loss, test_loss,
+                               W_final, sigma, test_traj):   # reads W only when ``measured``
                 break
             if not _update_sparse(Wb, P, QT, rows2, cols2, vals2, inv_m2, lr, r, BT, B, Bn, GR):
                 break

@@ -47,7 +47,7 @@ RouterRun = namedtuple("RouterRun", ["maxvio", "affinity", "dropped", "interfere
 
 # --- routing ----------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _topk_row(v, K, idx, val):
     """Top-K of ``v`` into ``idx[:K]`` (descending, ties -> lower index first); returns their sum.
 
@@ -84,39 +84,19 @@ def route_topk(scores, bias, K, sel, loads):
     Fills ``sel`` (T, K) and **adds** the counts to ``loads`` (E,); returns
     ``topsum[i]``, the sum of token i's K largest biased scores (the dual function's
     per-token term).  Gate values are not touched: the bias enters the selection only.
-    One pass per token with a sorted insertion buffer (as :func:`_topk_row`, inlined):
+    One pass per token with a sorted insertion buffer (:func:`_topk_row`):
     O(T E K) worst case, O(T E) when few entries beat the running K-th value.
     """
     T, E = scores.shape
     topsum = np.empty(T)
+    v = np.empty(E)
     val = np.empty(K)
-    idx = np.empty(K, np.int64)
     for i in range(T):
-        n = 0
-        thr = -np.inf
         for k in range(E):
-            x = scores[i, k] + bias[k]
-            if n == K:
-                if not x > thr:
-                    continue
-                pos = K - 1
-            else:
-                pos = n
-                n += 1
-            while pos > 0 and val[pos - 1] < x:
-                val[pos] = val[pos - 1]
-                idx[pos] = idx[pos - 1]
-                pos -= 1
-            val[pos] = x
-            idx[pos] = k
-            if n == K:
-                thr = val[K - 1]
-        total = 0.0
+            v[k] = scores[i, k] + bias[k]
+        topsum[i] = _topk_row(v, K, sel[i], val)
         for j in range(K):
-            total += val[j]
-            sel[i, j] = idx[j]
-            loads[idx[j]] += 1
-        topsum[i] = total
+            loads[sel[i, j]] += 1
     return topsum
 
 
@@ -403,10 +383,7 @@ def router_setup(E, dim, topics, offset_scale):
     for k in range(E):
         for j in range(dim):
             centroids[k, j] = root * np.random.standard_normal()
-    offsets = np.empty(E)
-    for k in range(E):
-        offsets[k] = offset_scale * np.random.standard_normal()
-    return means, centroids, offsets
+    return means, centroids, draw_offsets(E, offset_scale)
 
 
 @njit(cache=True)
@@ -939,6 +916,13 @@ def moe_gradient(X, Y, K, alpha, scores, sel, outs, pred, loads, gR, gc, gA, ga)
 
 
 @njit(cache=True)
+def _forward_buffers(T, E, K, out_dim):
+    """What :func:`moe_forward` fills for a batch of T tokens: scores, sel, outs, pred and (zeroed) loads."""
+    return (np.empty((T, E)), np.empty((T, K), np.int64), np.empty((T, K, out_dim)), np.empty((T, out_dim)),
+            np.zeros(E, np.int64))
+
+
+@njit(cache=True)
 def _evaluate(X, Y, R, c, A, a, u, K, scores, sel, outs, pred, loads):
     loads[:] = 0
     moe_forward(X, R, c, A, a, u, K, scores, sel, outs, pred, loads)
@@ -980,21 +964,13 @@ def run_trained(seed, T, E, K, dim, out_dim, clusters, separation, spread, noise
         as_[v] = a0
     X = np.empty((T, dim))
     Y = np.empty((T, out_dim))
-    scores = np.empty((T, E))
-    sel = np.empty((T, K), np.int64)
-    outs = np.empty((T, K, out_dim))
-    pred = np.empty((T, out_dim))
-    loads = np.zeros(E, np.int64)
+    scores, sel, outs, pred, loads = _forward_buffers(T, E, K, out_dim)
     delta = np.empty(E)
     gR = np.empty((E, dim))
     gc = np.empty(E)
     gA = np.empty((E, out_dim, dim))
     ga = np.empty((E, out_dim))
-    scores_e = np.empty((n_eval, E))
-    sel_e = np.empty((n_eval, K), np.int64)
-    outs_e = np.empty((n_eval, K, out_dim))
-    pred_e = np.empty((n_eval, out_dim))
-    loads_e = np.zeros(E, np.int64)
+    scores_e, sel_e, outs_e, pred_e, loads_e = _forward_buffers(n_eval, E, K, out_dim)
     L_eval = K * n_eval / E
     n_rec = n_iter // record_every + 1
     train_loss = np.empty((V, n_iter))

@@ -19,6 +19,17 @@ LEARNER_STYLE = {UMT: ("#1f77b4", "UMT-PSR (joint class)"), SINGLE: ("#d62728", 
                  OPTIMISTIC: ("#7f7f7f", "omle-optimistic (baseline)")}
 FAMILY_STYLE = {"transition": ("-", "common transition"), "emission": ("--", "common emission")}
 LEVEL_NAME = {"transition": "alpha", "emission": "p"}   # the task-specific parameter of each family
+SUBOPT_K = r"suboptimality $V^* - V^{\pi_k}$ (return units)"   # of the policy played at iteration k
+
+
+def _suboptimality_axes(ax, xlabel: str, ylabel: str, title: str = "", fontsize: float = 7) -> None:
+    """A suboptimality panel: log episodes against linear suboptimality, labels, title, legend."""
+    log_axes(ax, y=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=fontsize)
 
 
 def _rate_constant(y: np.ndarray, k: np.ndarray, radius: float) -> float:
@@ -196,11 +207,8 @@ def fig_learning_curves(ds: xr.Dataset) -> plt.Figure:
         seed_band(axes[2], x, sub.subopt_out, color=color, label=label)
         seed_band(axes[2], x, sub.subopt_out_max, color=color, ls="--")
     axes[2].plot([], [], ls="--", color="0.3", label="max over tasks")
-    log_axes(axes[2], y=False)
-    axes[2].set_xlabel("episodes per task")
-    axes[2].set_ylabel(r"output suboptimality $V^* - V^{\hat\pi}$ (return units)")
-    axes[2].set_title(f"N = {big}")
-    axes[2].legend(fontsize=6.5)
+    _suboptimality_axes(axes[2], "episodes per task", r"output suboptimality $V^* - V^{\hat\pi}$ (return units)",
+                        f"N = {big}", fontsize=6.5)
     return fig
 
 
@@ -271,10 +279,7 @@ def fig_transfer(ds: xr.Dataset) -> plt.Figure:
     axes[0].set_xlabel("target episodes")
     axes[0].set_ylabel("optimistic gap (return units)")
     axes[0].legend(fontsize=7)
-    log_axes(axes[1], y=False)
-    axes[1].set_xlabel("target episodes")
-    axes[1].set_ylabel(r"suboptimality $V^* - V^{\pi_k}$ (return units)")
-    axes[1].legend(fontsize=7)
+    _suboptimality_axes(axes[1], "target episodes", SUBOPT_K)
     return fig
 
 
@@ -302,9 +307,5 @@ def fig_misspecified(ds: xr.Dataset) -> plt.Figure:
     for learner, color in (("transfer", LEARNER_STYLE[UMT][0]), ("scratch", "k")):
         seed_band(axes[1], x, ds.subopt.sel(target_shift=far, learner=learner).isel(iteration=slice(1, None)),
                   color=color, label=learner)
-    log_axes(axes[1], y=False)
-    axes[1].set_xlabel("target episodes")
-    axes[1].set_ylabel(r"suboptimality $V^* - V^{\pi_k}$ (return units)")
-    axes[1].set_title(f"shift {int(far)} grid steps")
-    axes[1].legend(fontsize=7)
+    _suboptimality_axes(axes[1], "target episodes", SUBOPT_K, f"shift {int(far)} grid steps")
     return fig

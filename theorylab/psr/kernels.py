@@ -32,25 +32,26 @@ PRUNE_REL = 1e-9  # slack of the DFS pruning bounds (exact membership is re-chec
 # --- history tree ------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def node_offsets(H, A, O):
-    """Start of each level in the flat node arrays; ``[H]`` is the node count."""
+def _level_offsets(H, first, growth):
+    """Start of each of H levels of sizes ``first * growth^h`` in a flat array; ``[H]`` is the total."""
     off = np.zeros(H + 1, np.int64)
-    count = O
+    count = first
     for h in range(H):
         off[h + 1] = off[h] + count
-        count *= A * O
+        count *= growth
     return off
+
+
+@njit(cache=True)
+def node_offsets(H, A, O):
+    """Start of each level in the flat node arrays (level h holds O (A O)^h nodes); ``[H]`` is the node count."""
+    return _level_offsets(H, O, A * O)
 
 
 @njit(cache=True)
 def pre_offsets(H, A, O):
     """Start of each level of pre-observation nodes (level h holds (A O)^h of them)."""
-    off = np.zeros(H + 1, np.int64)
-    count = 1
-    for h in range(H):
-        off[h + 1] = off[h] + count
-        count *= A * O
-    return off
+    return _level_offsets(H, 1, A * O)
 
 
 @njit(cache=True)
@@ -166,24 +167,32 @@ def leaf_probs(psi0, ops, H):
     return out
 
 
-@njit(cache=True)
-def policy_l1(g, H, A, O):
-    """max over policies pi of sum_tau pi(tau) g(tau) for leaf values g >= 0 (the ||.||_inf^p norm of g)."""
-    W = g.copy()
+@njit(cache=True, inline="always")
+def _max_sum(g, H, A, O, policy, off):
+    """max over deterministic policies pi of sum_tau pi(tau) g(tau), by the max-sum recursion from the leaves up.
+
+    A node's value is the largest over actions of the summed values of its children (lowest action among ties).
+    ``policy`` (``off[H]`` entries, ``off = node_offsets(H, A, O)``) receives each node's maximising action;
+    an empty ``policy`` records nothing.
+    """
+    record = policy.shape[0] > 0
+    W = g
     count = g.shape[0]
     for h in range(H - 2, -1, -1):
         count //= A * O
         Wn = np.empty(count)
         for code in range(count):
-            best = -np.inf
+            best, best_a = -np.inf, 0
             for a in range(A):
                 s = 0.0
                 base = (code * A + a) * O
                 for o2 in range(O):
                     s += W[base + o2]
                 if s > best:
-                    best = s
+                    best, best_a = s, a
             Wn[code] = best
+            if record:
+                policy[off[h] + code] = best_a
         W = Wn
     total = 0.0
     for o in range(W.shape[0]):
@@ -192,16 +201,23 @@ def policy_l1(g, H, A, O):
 
 
 @njit(cache=True)
+def policy_l1(g, H, A, O):
+    """max over policies pi of sum_tau pi(tau) g(tau) for leaf values g >= 0 (the ||.||_inf^p norm of g)."""
+    return _max_sum(g, H, A, O, np.empty(0, np.int8), np.empty(0, np.int64))
+
+
+@njit(cache=True)
 def distance_matrix(P, H, A, O):
     """Pairwise max_pi sum_tau pi(tau) |P_i(tau) - P_j(tau)| over the rows of ``P`` (models x leaves)."""
     n = P.shape[0]
     D = np.zeros((n, n))
     g = np.empty(P.shape[1])
+    no_policy, no_off = np.empty(0, np.int8), np.empty(0, np.int64)
     for i in range(n):
         for j in range(i + 1, n):
             for leaf in range(P.shape[1]):
                 g[leaf] = abs(P[i, leaf] - P[j, leaf])
-            D[i, j] = policy_l1(g, H, A, O)
+            D[i, j] = _max_sum(g, H, A, O, no_policy, no_off)
             D[j, i] = D[i, j]
     return D
 
@@ -334,6 +350,46 @@ def leaf_trajectories(H, A, O):
 # --- optimistic maximum likelihood over a class table ------------------------------------------------
 
 @njit(cache=True)
+def _joint_profile(ll, allowed, g_s, g_t, beta):
+    """The joint class's likelihood profile over the shared value s.
+
+    Returns ``tmax[s, n]`` (task n's best log-likelihood at s) and ``targ[s, n]`` (its first maximising
+    level t), ``profile[s] = sum_n tmax[s, n]``, the first maximiser ``s_hat``, the confidence threshold
+    ``profile[s_hat] - beta`` and the slack of the pruning bounds.
+    """
+    N = ll.shape[0]
+    tmax = np.full((g_s, N), -np.inf)
+    targ = np.full((g_s, N), -1, np.int64)
+    profile = np.full(g_s, -np.inf)
+    for s in range(g_s):
+        tot = 0.0
+        for n in range(N):
+            for t in range(g_t):
+                m = s * g_t + t
+                if allowed[m] and ll[n, m] > tmax[s, n]:
+                    tmax[s, n], targ[s, n] = ll[n, m], t
+            tot += tmax[s, n]
+        profile[s] = tot
+    s_hat = 0
+    for s in range(g_s):
+        if profile[s] > profile[s_hat]:
+            s_hat = s
+    threshold = profile[s_hat] - beta
+    slack = PRUNE_REL * (1.0 + abs(threshold))
+    return tmax, targ, profile, s_hat, threshold, slack
+
+
+@njit(cache=True, inline="always")
+def _first_mle(ll, allowed):
+    """The first allowed candidate of largest log-likelihood ``ll[m]`` (one task's MLE)."""
+    first = -1
+    for m in range(ll.shape[0]):
+        if allowed[m] and (first < 0 or ll[m] > ll[first]):
+            first = m
+    return first
+
+
+@njit(cache=True)
 def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
     """Confidence set and optimistic tuple of the joint class {(s, t_1..t_N)} (shared s).
 
@@ -343,28 +399,7 @@ def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
     first maximiser in lexicographic order).  Returns (optimistic (N,), mle (N,), covered, mask (g_s,)).
     """
     N = ll.shape[0]
-    tmax = np.full((g_s, N), -np.inf)
-    targ = np.full((g_s, N), -1, np.int64)
-    vmax = np.full((g_s, N), -np.inf)
-    profile = np.full(g_s, -np.inf)
-    for s in range(g_s):
-        tot = 0.0
-        for n in range(N):
-            for t in range(g_t):
-                m = s * g_t + t
-                if allowed[m]:
-                    if ll[n, m] > tmax[s, n]:
-                        tmax[s, n], targ[s, n] = ll[n, m], t
-                    if vstar[n, m] > vmax[s, n]:
-                        vmax[s, n] = vstar[n, m]
-            tot += tmax[s, n]
-        profile[s] = tot
-    s_hat = 0
-    for s in range(g_s):
-        if profile[s] > profile[s_hat]:
-            s_hat = s
-    threshold = profile[s_hat] - beta
-    slack = PRUNE_REL * (1.0 + abs(threshold))
+    tmax, targ, profile, s_hat, threshold, slack = _joint_profile(ll, allowed, g_s, g_t, beta)
     mle = np.empty(N, np.int64)
     for n in range(N):
         mle[n] = s_hat * g_t + targ[s_hat, n]
@@ -381,8 +416,13 @@ def joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
         if not mask[s]:
             continue
         for n in range(N - 1, -1, -1):
+            vmax = -np.inf      # task n's largest optimal value at s (read only for s in the set)
+            for t in range(g_t):
+                m = s * g_t + t
+                if allowed[m] and vstar[n, m] > vmax:
+                    vmax = vstar[n, m]
             rest_ll[n] = rest_ll[n + 1] + tmax[s, n]
-            rest_v[n] = rest_v[n + 1] + vmax[s, n]
+            rest_v[n] = rest_v[n + 1] + vmax
         if rest_v[0] < best - 1e-12:
             continue
         depth = 0
@@ -433,10 +473,7 @@ def single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
     mask = np.zeros((N, g_s), np.bool_)
     covered = True
     for n in range(N):
-        first = -1
-        for m in range(M):
-            if allowed[m] and (first < 0 or ll[n, m] > ll[n, first]):
-                first = m
+        first = _first_mle(ll[n], allowed)
         mle[n] = first
         threshold = ll[n, first] - beta
         best, pick = -np.inf, first
@@ -450,6 +487,46 @@ def single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index):
         if ti < 0 or not allowed[ti] or not ll[n, ti] >= threshold:
             covered = False
     return chosen, mle, covered, mask
+
+
+@njit(cache=True, inline="always")
+def _optimism(joint, ll, vals, allowed, g_s, g_t, beta, true_index, final_mask):
+    """:func:`joint_optimism` (``joint``) or :func:`single_optimism`; ``final_mask`` (N, g_s) receives each
+    task's plausible shared values.  Returns (chosen, mle, covered, plausible shared values: the joint set's
+    count, or the mean over tasks of each task's)."""
+    N = ll.shape[0]
+    if joint:
+        chosen, mle, cov, mask = joint_optimism(ll, vals, allowed, g_s, g_t, beta, true_index)
+        for n in range(N):
+            final_mask[n] = mask
+        return chosen, mle, cov, float(mask.sum())
+    chosen, mle, cov, masks = single_optimism(ll, vals, allowed, g_s, g_t, beta, true_index)
+    final_mask[:] = masks
+    return chosen, mle, cov, masks.sum() / N
+
+
+@njit(cache=True)
+def _empty_loglik(N, M, allowed):
+    """The log-likelihood table (N, M) before any data: 0, and -inf where a candidate is not allowed."""
+    ll = np.zeros((N, M))
+    for m in range(M):
+        if not allowed[m]:
+            for n in range(N):
+                ll[n, m] = -np.inf
+    return ll
+
+
+@njit(cache=True, inline="always")
+def _explore(ll, psi0, ops, policy, off, by_leaf, allowed, obs, act, psi, nxt):
+    """One task's H episodes of an iteration, added to its log-likelihoods ``ll`` (M,): ``policy`` itself,
+    then with a uniform action at each step h = 0..H-2 (the steps whose action enters the likelihood).
+    ``by_leaf[leaf]`` is every candidate's log-likelihood of a leaf trajectory."""
+    H = obs.shape[0]
+    for step in range(-1, H - 1):
+        row = by_leaf[_rollout(psi0, ops, policy, step, off, obs, act, psi, nxt)]
+        for m in range(ll.shape[0]):
+            if allowed[m]:
+                ll[m] += row[m]
 
 
 @njit(cache=True)
@@ -478,11 +555,7 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
     H = _horizon(policies.shape[2], A, O)
     off = node_offsets(H, A, O)
     d = true_psi0.shape[1]
-    ll = np.zeros((N, M))
-    for m in range(M):
-        if not allowed[m]:
-            for n in range(N):
-                ll[n, m] = -np.inf
+    ll = _empty_loglik(N, M, allowed)
     gap = np.empty((n_iter + 1, N))
     subopt = np.empty((n_iter + 1, N))
     subopt_mle = np.empty((n_iter + 1, N))
@@ -493,15 +566,8 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
     act = np.empty(H, np.int64)
     psi, nxt = np.empty(d), np.empty(d)
     for k in range(n_iter + 1):
-        if joint:
-            chosen, mle, cov, mask = joint_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index)
-            n_shared[k] = mask.sum()
-            for n in range(N):
-                final_mask[n] = mask
-        else:
-            chosen, mle, cov, masks = single_optimism(ll, vstar, allowed, g_s, g_t, beta, true_index)
-            n_shared[k] = masks.sum() / N
-            final_mask[:] = masks
+        chosen, mle, cov, shared = _optimism(joint, ll, vstar, allowed, g_s, g_t, beta, true_index, final_mask)
+        n_shared[k] = shared
         covered[k] = cov
         for n in range(N):
             gap[k, n] = vstar[n, chosen[n]] - vtrue[n, chosen[n]]
@@ -509,14 +575,9 @@ def run_omle(leaf_ll, allowed, g_s, g_t, true_psi0, true_ops, true_index, polici
             subopt_mle[k, n] = vopt[n] - vtrue[n, mle[n]]
         if k == n_iter:
             break
-        for n in range(N):
-            for step in range(-1, H - 1):      # on-policy, then a uniform action at each informative step
-                leaf = _rollout(true_psi0[n], true_ops[n], policies[n, chosen[n]], step, off, obs, act, psi,
-                                nxt)
-                row = by_leaf[leaf]
-                for m in range(M):
-                    if allowed[m]:
-                        ll[n, m] += row[m]
+        for n in range(N):     # the optimistic policy itself, then a uniform action at each informative step
+            _explore(ll[n], true_psi0[n], true_ops[n], policies[n, chosen[n]], off, by_leaf, allowed, obs, act,
+                     psi, nxt)
     return gap, subopt, subopt_mle, covered, n_shared, final_mask, ll
 
 
@@ -534,29 +595,10 @@ def policy_tv(p, q, H, A, O):
     """
     off = node_offsets(H, A, O)
     policy = np.zeros(off[H], np.int8)
-    W = np.empty(p.shape[0])
+    g = np.empty(p.shape[0])
     for leaf in range(p.shape[0]):
-        W[leaf] = abs(p[leaf] - q[leaf])
-    count = p.shape[0]
-    for h in range(H - 2, -1, -1):
-        count //= A * O
-        Wn = np.empty(count)
-        for code in range(count):
-            best, best_a = -np.inf, 0
-            for a in range(A):
-                s = 0.0
-                base = (code * A + a) * O
-                for o2 in range(O):
-                    s += W[base + o2]
-                if s > best:
-                    best, best_a = s, a
-            Wn[code] = best
-            policy[off[h] + code] = best_a
-        W = Wn
-    total = 0.0
-    for o in range(W.shape[0]):
-        total += W[o]
-    return 0.5 * total, policy
+        g[leaf] = abs(p[leaf] - q[leaf])
+    return 0.5 * _max_sum(g, H, A, O, policy, off), policy
 
 
 @njit(cache=True)
@@ -598,10 +640,7 @@ def _tv_pair_single(ll, tv, rmax, rarg, allowed, beta):
     its first maximiser lies in the set (then it is also the first maximiser within the set).
     """
     M = ll.shape[0]
-    first = -1
-    for m in range(M):
-        if allowed[m] and (first < 0 or ll[m] > ll[first]):
-            first = m
+    first = _first_mle(ll, allowed)
     threshold = ll[first] - beta
     inside = np.empty(M, np.int64)
     n_in = 0
@@ -678,24 +717,7 @@ def _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta):
     """
     N = ll.shape[0]
     L = LAGRANGE.shape[0]
-    tmax = np.full((g_s, N), -np.inf)
-    targ = np.full((g_s, N), -1, np.int64)
-    profile = np.full(g_s, -np.inf)
-    for s in range(g_s):
-        tot = 0.0
-        for n in range(N):
-            for t in range(g_t):
-                m = s * g_t + t
-                if allowed[m] and ll[n, m] > tmax[s, n]:
-                    tmax[s, n], targ[s, n] = ll[n, m], t
-            tot += tmax[s, n]
-        profile[s] = tot
-    s_hat = 0
-    for s in range(g_s):
-        if profile[s] > profile[s_hat]:
-            s_hat = s
-    threshold = profile[s_hat] - beta
-    slack = PRUNE_REL * (1.0 + abs(threshold))
+    tmax, targ, profile, s_hat, threshold, slack = _joint_profile(ll, allowed, g_s, g_t, beta)
     # t admissible for (s, n): some tuple through it can reach the threshold; drop[s, n, t]: its log-likelihood
     # below the task's best level
     adm = np.zeros((g_s, N, g_t), np.bool_)
@@ -860,11 +882,7 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
         H += 1
     off = node_offsets(H, A, O)
     d = true_psi0.shape[1]
-    ll = np.zeros((N, M))
-    for m in range(M):
-        if not allowed[m]:
-            for n in range(N):
-                ll[n, m] = -np.inf
+    ll = _empty_loglik(N, M, allowed)
     width = np.empty(n_iter + 1)
     width_max = np.empty(n_iter + 1)
     err_max = np.empty(n_iter + 1)
@@ -883,20 +901,17 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
     else:
         rmax, rarg = row_max_table(tv, allowed)
     for k in range(n_iter + 1):
-        if mode == MODE_JOINT:
-            chosen, mle, cov, mask = joint_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
-            n_shared[k] = mask.sum()
-            for n in range(N):
-                final_mask[n] = mask
-            _, pa_j, pb_j = _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta)
-            pa[:] = pa_j
-            pb[:] = pb_j
-        elif mode == MODE_SINGLE:
-            chosen, mle, cov, masks = single_optimism(ll, err, allowed, g_s, g_t, beta, true_index)
-            n_shared[k] = masks.sum() / N
-            final_mask[:] = masks
-            for n in range(N):
-                _, pa[n], pb[n] = _tv_pair_single(ll[n], tv, rmax, rarg, allowed, beta)
+        if mode != MODE_IDENTICAL:
+            joint = mode == MODE_JOINT
+            chosen, mle, cov, shared = _optimism(joint, ll, err, allowed, g_s, g_t, beta, true_index, final_mask)
+            n_shared[k] = shared
+            if joint:
+                _, pa_j, pb_j = _tv_pair_joint(ll, tv, pair_max, allowed, g_s, g_t, beta)
+                pa[:] = pa_j
+                pb[:] = pb_j
+            else:
+                for n in range(N):
+                    _, pa[n], pb[n] = _tv_pair_single(ll[n], tv, rmax, rarg, allowed, beta)
         else:
             for m in range(M):
                 acc = 0.0
@@ -926,10 +941,6 @@ def run_umt(leaf_ll, leaf_p, tv, allowed, g_s, g_t, true_psi0, true_ops, true_in
             break
         for n in range(N):
             _, policy = policy_tv(leaf_p[pa[n]], leaf_p[pb[n]], H, A, O)
-            for step in range(-1, H - 1):      # the exploration policy, then a uniform action at each informative step
-                leaf = _rollout(true_psi0[n], true_ops[n], policy, step, off, obs, act, psi, nxt)
-                row = by_leaf[leaf]
-                for m in range(M):
-                    if allowed[m]:
-                        ll[n, m] += row[m]
+            # the exploration policy, then a uniform action at each informative step
+            _explore(ll[n], true_psi0[n], true_ops[n], policy, off, by_leaf, allowed, obs, act, psi, nxt)
     return width, width_max, err_max, subopt, covered, n_shared, final_mask, ll
