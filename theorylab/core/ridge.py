@@ -69,7 +69,7 @@ def matvec(A, v, out):
 @njit(cache=True)
 def ridge_priors(shape, p, lam):
     """Ridge statistics before any data, one per index of the tuple ``shape``:
-    (Vinv = I / lam (*shape, p, p), b = 0 (*shape, p), theta = 0 (*shape, p))."""
+    ``Vinv = I / lam`` of shape ``(*shape, p, p)``, ``b = 0`` and ``theta = 0`` of shape ``(*shape, p)``."""
     Vinv = np.zeros(shape + (p, p))
     flat = Vinv.reshape((-1, p, p))
     for n in range(flat.shape[0]):
