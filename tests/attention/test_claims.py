@@ -3,21 +3,12 @@ and every figure rendered from quick-scale data (shared checks: tests/study_cont
 
 import numpy as np
 
+from tests.negative_controls import mislabelled
 from tests.study_contract import *  # noqa: F403  the shared checks, parametrized by STUDY
 
 STUDY = "attention"
 # only the abstract was readable: nothing may claim to be verified in the paper
 SOURCES = {"derived", "reconstructed"}
-
-
-def _swap(dim, a, b, var="test_err_best"):
-    """Mislabelled results: the values of ``a`` reported under ``b`` and vice versa."""
-    def corrupt(ds):
-        out = ds.copy(deep=True)
-        out[var].loc[{dim: a}] = ds[var].sel({dim: b}).values
-        out[var].loc[{dim: b}] = ds[var].sel({dim: a}).values
-        return out
-    return corrupt
 
 
 def _kernel_off_by_10_percent(ds):
@@ -56,11 +47,11 @@ NEGATIVE = {
     "attention.kernel-rate": _kernel_off_by_10_percent,
     "attention.heads-to-krr": _reverse("M"),
     "attention.learning-curve": _reverse("n"),
-    "attention.rfa-beats-rfmlp": _swap("model", "rfa", "rfmlp"),
+    "attention.rfa-beats-rfmlp": mislabelled("rfa", "rfmlp", var="test_err_best", dim="model"),
     "attention.n-independence": _rfa_error_grows_with_N,
-    "attention.invariant-floor": _swap("model", "rfa", "rfmlp"),
-    "attention.degree-staircase": _swap("target", "corr2", "corr3"),   # degrees 2 and 3 mislabelled
-    "attention.bias-helps": _swap("mu", 0.0, 2.0),
+    "attention.invariant-floor": mislabelled("rfa", "rfmlp", var="test_err_best", dim="model"),
+    "attention.degree-staircase": mislabelled("corr2", "corr3", var="test_err_best", dim="target"),   # degrees 2 and 3 mislabelled
+    "attention.bias-helps": mislabelled(0.0, 2.0, var="test_err_best", dim="mu"),
 }
 
 
