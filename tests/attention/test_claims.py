@@ -50,7 +50,8 @@ NEGATIVE = {
     "attention.rfa-beats-rfmlp": mislabelled("rfa", "rfmlp", var="test_err_best", dim="model"),
     "attention.n-independence": _rfa_error_grows_with_N,
     "attention.invariant-floor": mislabelled("rfa", "rfmlp", var="test_err_best", dim="model"),
-    "attention.degree-staircase": mislabelled("corr2", "corr3", var="test_err_best", dim="target"),   # degrees 2 and 3 mislabelled
+    # degrees 2 and 3 mislabelled
+    "attention.degree-staircase": mislabelled("corr2", "corr3", var="test_err_best", dim="target"),
     "attention.bias-helps": mislabelled(0.0, 2.0, var="test_err_best", dim="mu"),
 }
 
